@@ -1,0 +1,3 @@
+from mlx.cli import main
+
+main()

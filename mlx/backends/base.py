@@ -1,0 +1,133 @@
+"""The backend interface: neutral types, and the hooks each provider fills in.
+
+A backend maps its provider's vocabulary onto these types at the edge (a ``_STATES`` table of
+native state -> ``JobState``) so the CLI, the store and the tests speak one language.
+
+Backends are cheap to construct; they create SDK clients on first use (``cached_property``)
+with endpoints taken from settings, so tests point them at emulators the way users point them
+at private endpoints.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional
+
+if TYPE_CHECKING:
+    from mlx.spec import JobSpec
+    from mlx.store import JobRecord
+
+
+class JobState(str, Enum):
+    """Where a job is in its life, in mlx's words."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    CANCELLING = "cancelling"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+    def __str__(self) -> str:
+        return self.value
+
+
+TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """What a provider says about a job now."""
+
+    state: JobState
+    message: Optional[str] = None  # failure reason, or the provider's secondary status
+    exit_code: Optional[int] = None
+    native_state: Optional[str] = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What ``submit`` learned: the provider's id for the job and where its artifacts go."""
+
+    native_id: str
+    artifacts_uri: str
+    location: dict[str, str] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of a job's output. ``node`` is None for lines mlx itself wrote."""
+
+    time: float  # seconds since the epoch, UTC
+    text: str
+    node: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """Which lines ``logs`` yields. Backends push what they can down to the provider."""
+
+    follow: bool = False
+    since: Optional[float] = None  # epoch seconds
+    tail: Optional[int] = None
+    node: Optional[int] = None
+    grep: Optional[str] = None  # a regular expression
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One file under a job's artifact prefix; ``path`` is relative to it, with ``/``."""
+
+    path: str
+    size: int
+    checksum: Optional[str] = None  # provider's ETag/MD5/crc32c, for skip-if-same
+    modified: Optional[float] = None
+
+
+Progress = Callable[[int], None]  # called with the number of bytes just transferred
+
+
+class Backend(abc.ABC):
+    """One provider. Subclasses implement the abstract hooks; the rest has sane defaults."""
+
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def render(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
+        """The exact request ``submit`` would send, as plain JSON-able data (no secrets)."""
+
+    @abc.abstractmethod
+    def submit(self, spec: JobSpec, job_id: str) -> Submission:
+        """Start the job; return once the provider has accepted it."""
+
+    @abc.abstractmethod
+    def status(self, record: JobRecord) -> JobStatus:
+        """The job's state now."""
+
+    @abc.abstractmethod
+    def logs(self, record: JobRecord, query: LogQuery) -> Iterator[LogLine]:
+        """Lines in time order; with ``query.follow``, until the job ends and all are read."""
+
+    @abc.abstractmethod
+    def list_artifacts(self, record: JobRecord) -> list[Artifact]:
+        """Every file under the job's artifact prefix (also while the job runs)."""
+
+    @abc.abstractmethod
+    def download(
+        self, record: JobRecord, artifact: Artifact, target: Path, progress: Progress
+    ) -> None:
+        """Write ``artifact`` to ``target`` (a temporary path the caller renames into place)."""
+
+    @abc.abstractmethod
+    def cancel(self, record: JobRecord) -> None:
+        """Ask the provider to stop the job; returns without waiting for it to stop."""

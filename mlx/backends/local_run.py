@@ -1,0 +1,245 @@
+"""The local job supervisor: ``python -m mlx.backends.local_run JOB_DIR``.
+
+Started by ``LocalBackend.submit`` in a session of its own, so the job outlives the mlx
+command that started it (``--detach``, Ctrl-C while following). It holds an exclusive lock
+on ``supervisor.lock`` for its whole life: a free lock with no ``exit.json`` means it died.
+
+It starts one bootstrap process per node with the variables torchrun expects, timestamps
+every output line into ``logs/node-<rank>.log``, stops the other nodes when one fails, and
+records the outcome in ``exit.json`` and the job store.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Optional
+
+from mlx.backends.base import JobState
+from mlx.logfiles import MLX_LOG, LogWriter, node_log_name
+from mlx.store import Store
+
+GRACE_SECONDS = 10.0
+
+
+def acquire_lock(job_dir: Path) -> Optional[int]:
+    """Take the supervisor lock; None if another process holds it."""
+    fd = os.open(job_dir / "supervisor.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Supervisor:
+    def __init__(self, job_dir: Path) -> None:
+        self.job_dir = job_dir
+        self.plan: dict[str, Any] = json.loads((job_dir / "plan.json").read_text())
+        self.job_id: str = self.plan["job_id"]
+        self.store = Store(Path(self.plan["store"]))
+        self.log = LogWriter(job_dir / "logs" / MLX_LOG)
+        self.children: list[subprocess.Popen[bytes]] = []
+        self.cancelled = False
+        self.failed_node: Optional[int] = None
+        self._lock = threading.Lock()
+
+    def say(self, text: str) -> None:
+        self.log.write(text, time.time())
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the mlx command
+        self.store.update(self.job_id, state=JobState.RUNNING, unless_ended=True)
+        try:
+            self._fetch_remote_inputs()
+        except Exception as e:
+            return self._finish(JobState.FAILED, 1, f"could not download an input: {e}")
+        if self.cancelled:
+            return self._finish(JobState.CANCELLED, None, "cancelled before it started")
+        codes = self._run_nodes()
+        return self._conclude(codes)
+
+    def _conclude(self, codes: list[int]) -> int:
+        if self.cancelled:
+            return self._finish(JobState.CANCELLED, None, "cancelled")
+        if self.failed_node is not None:
+            code = codes[self.failed_node]
+            where = f"node {self.failed_node} " if len(codes) > 1 else ""
+            return self._finish(JobState.FAILED, code, f"{where}exited with code {code}")
+        self._copy_outputs()
+        return self._finish(JobState.SUCCEEDED, 0, None)
+
+    def _finish(self, state: JobState, code: Optional[int], message: Optional[str]) -> int:
+        if message:
+            self.say(f"job {state.value}: {message}")
+        outcome = {
+            "state": state.value,
+            "exit_code": code,
+            "message": message,
+            "ended_at": time.time(),
+        }
+        tmp = self.job_dir / "exit.json.tmp"
+        tmp.write_text(json.dumps(outcome))
+        os.replace(tmp, self.job_dir / "exit.json")
+        self.store.update(
+            self.job_id,
+            unless_ended=True,
+            state=state,
+            exit_code=code,
+            message=message,
+            metrics=read_metrics(self.job_dir),
+        )
+        self.log.close()
+        return 0 if state == JobState.SUCCEEDED else 1
+
+    def _on_term(self, signum: int, _frame: Any) -> None:
+        self.cancelled = True
+        self._stop_all(signum)
+
+    def _stop_all(self, signum: int = signal.SIGTERM) -> None:
+        with self._lock:
+            for child in self.children:
+                if child.poll() is None:
+                    child.send_signal(signum)
+        threading.Thread(target=self._kill_after_grace, daemon=True).start()
+
+    def _kill_after_grace(self) -> None:
+        deadline = time.monotonic() + GRACE_SECONDS
+        while time.monotonic() < deadline:
+            if all(child.poll() is not None for child in self.children):
+                return
+            time.sleep(0.1)
+        for child in self.children:
+            if child.poll() is None:
+                child.kill()
+
+    # -- nodes -------------------------------------------------------------------------
+
+    def _node_env(self, rank: int, nodes: int, port: int) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.plan["env"])
+        env.update(
+            {
+                "MLX_NUM_NODES": str(nodes),
+                "MLX_NODE_RANK": str(rank),
+                # torchrun's rendezvous variables: one process per node, all on this machine.
+                "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": str(port),
+                "WORLD_SIZE": str(nodes),
+                "RANK": str(rank),
+                "NODE_RANK": str(rank),
+                "LOCAL_RANK": "0",
+                "LOCAL_WORLD_SIZE": "1",
+                "GROUP_RANK": str(rank),
+            }
+        )
+        return env
+
+    def _run_nodes(self) -> list[int]:
+        nodes = int(self.plan["nodes"])
+        port = free_port()
+        threads = []
+        for rank in range(nodes):
+            child = subprocess.Popen(
+                self.plan["bootstrap"],
+                cwd=self.plan["workdir"],
+                env=self._node_env(rank, nodes, port),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            with self._lock:
+                self.children.append(child)
+            if self.cancelled:  # a cancel that raced the start
+                child.send_signal(signal.SIGTERM)
+            thread = threading.Thread(target=self._pump, args=(rank, child), daemon=True)
+            thread.start()
+            threads.append(thread)
+        for thread in threads:
+            thread.join()
+        return [child.wait() for child in self.children]
+
+    def _pump(self, rank: int, child: subprocess.Popen[bytes]) -> None:
+        writer = LogWriter(self.job_dir / "logs" / node_log_name(rank))
+        assert child.stdout is not None
+        for raw in iter(child.stdout.readline, b""):
+            writer.write(raw.decode("utf-8", "replace").rstrip("\r\n"), time.time())
+        writer.close()
+        code = child.wait()
+        if code != 0 and not self.cancelled:
+            with self._lock:
+                first = self.failed_node is None
+                if first:
+                    self.failed_node = rank
+            if first and len(self.children) > 1:
+                self.say(f"node {rank} exited with code {code}; stopping the other nodes")
+                self._stop_all()
+
+    # -- inputs and outputs ------------------------------------------------------------
+
+    def _fetch_remote_inputs(self) -> None:
+        for name, item in self.plan.get("downloads", {}).items():
+            target = Path(item["path"])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.say(f"downloading input {name} from {item['url']}")
+            tmp = target.with_name(target.name + ".part")
+            with urllib.request.urlopen(item["url"], timeout=60) as response, open(tmp, "wb") as f:
+                while chunk := response.read(1 << 20):
+                    f.write(chunk)
+            os.replace(tmp, target)
+
+    def _copy_outputs(self) -> None:
+        import shutil
+
+        for kind, destination in self.plan.get("copy_outputs", {}).items():
+            self.say(f"copying {kind} to {destination}")
+            shutil.copytree(self.job_dir / "artifacts" / kind, destination, dirs_exist_ok=True)
+
+
+def read_metrics(job_dir: Path) -> dict[str, float]:
+    """Each metric's last value from the bootstrap's ``metrics.jsonl``."""
+    last: dict[str, float] = {}
+    try:
+        with open(job_dir / "metrics.jsonl", encoding="utf-8") as f:
+            for line in f:
+                try:
+                    item = json.loads(line)
+                    last[item["name"]] = float(item["value"])
+                except (ValueError, KeyError, TypeError):
+                    continue
+    except FileNotFoundError:
+        pass
+    return last
+
+
+def main(argv: list[str]) -> int:
+    job_dir = Path(argv[0])
+    fd = acquire_lock(job_dir)
+    if fd is None:
+        print(f"another supervisor runs {job_dir}", file=sys.stderr)
+        return 1
+    (job_dir / "supervisor.pid").write_text(str(os.getpid()))
+    return Supervisor(job_dir).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Accelerator names, instance tables and the resolver that maps `resources` to a machine."""

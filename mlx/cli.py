@@ -1,0 +1,236 @@
+"""The ``mlx`` command: one thin function per command.
+
+Startup speed is a feature: this module imports only Typer at the top. Each command imports
+what it needs when it runs, so ``mlx --help`` never loads pydantic, SQLite or a cloud SDK.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from mlx import __version__
+
+app = typer.Typer(
+    name="mlx",
+    help="Run training and tuning jobs on SageMaker, Vertex AI, Azure ML or this machine, "
+    "from one YAML job spec.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals hold credentials
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+ProviderOpt = typer.Option(
+    None, "--provider", "-p", help="local | sagemaker | vertex | azure (overrides the spec)."
+)
+SetOpt = typer.Option(None, "--set", help="Override a spec field: KEY=VALUE (VALUE is YAML).")
+JsonOpt = typer.Option(False, "--json", help="Print a JSON document on stdout (for scripts).")
+ProfileOpt = typer.Option(None, "--profile", help="Config-file profile to use.")
+TrialOpt = typer.Option(None, "--trial", help="A trial of a tuning job: its number, or best.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"mlx {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Run training and tuning jobs on SageMaker, Vertex AI, Azure ML or this machine."""
+
+
+def _load(
+    spec: Path, provider: Optional[str], overrides: Optional[list[str]], profile: Optional[str]
+) -> Any:
+    from mlx.spec import load_spec
+
+    return load_spec(spec, overrides or [], provider=provider, profile=profile)
+
+
+def _store() -> Any:
+    from mlx.store import Store
+
+    return Store.default()
+
+
+def _find(store: Any, job: str, trial: Optional[str] = None) -> Any:
+    record = store.find(job)
+    if trial is not None:
+        from mlx.jobs import find_trial
+
+        record = find_trial(store, record, trial)
+    return record
+
+
+@app.command()
+def train(
+    spec: Path = typer.Argument(..., help="The job spec (YAML)."),
+    provider: Optional[str] = ProviderOpt,
+    set_: Optional[list[str]] = SetOpt,
+    detach: bool = typer.Option(False, "--detach", "-d", help="Return once the job started."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the request; start nothing."),
+    json_: bool = JsonOpt,
+    profile: Optional[str] = ProfileOpt,
+) -> None:
+    """Run a training job and stream its logs until it ends."""
+    from mlx import commands
+
+    job_spec = _load(spec, provider, set_, profile)
+    if dry_run:
+        commands.print_translation(job_spec, json_)
+        return
+    commands.train(job_spec, _store(), detach=detach, as_json=json_)
+
+
+@app.command()
+def logs(
+    job: str = typer.Argument(..., help="Job id, unique prefix, or provider:native-id."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the job ends."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only lines newer: 10m, 2h, ISO."),
+    tail: Optional[int] = typer.Option(None, "--tail", "-n", min=0, help="Only the last N lines."),
+    grep: Optional[str] = typer.Option(None, "--grep", help="Only lines matching this regex."),
+    node: Optional[int] = typer.Option(None, "--node", min=0, help="Only this node's lines."),
+    trial: Optional[str] = TrialOpt,
+    timestamps: bool = typer.Option(False, "--timestamps", "-t", help="Show each line's time."),
+) -> None:
+    """Print a job's logs (all nodes, merged by time)."""
+    from mlx import commands
+    from mlx.backends.base import LogQuery
+    from mlx.jobs import parse_since
+
+    store = _store()
+    record = _find(store, job, trial)
+    query = LogQuery(follow=follow, since=parse_since(since), tail=tail, node=node, grep=grep)
+    commands.logs(record, store, query, timestamps=timestamps)
+
+
+@app.command("pull-artifacts")
+def pull_artifacts(
+    job: str = typer.Argument(..., help="Job id, unique prefix, or provider:native-id."),
+    include: Optional[list[str]] = typer.Option(None, "--include", "-i", help="Glob to fetch."),
+    exclude: Optional[list[str]] = typer.Option(None, "--exclude", "-x", help="Glob to skip."),
+    dest: Optional[Path] = typer.Option(None, "--dest", help="Target dir (default ./<job-id>)."),
+    list_: bool = typer.Option(False, "--list", "-l", help="List the files; fetch nothing."),
+    trial: Optional[str] = TrialOpt,
+    json_: bool = JsonOpt,
+) -> None:
+    """Fetch some or all of a job's artifacts, file by file."""
+    from mlx import commands
+
+    store = _store()
+    record = _find(store, job, trial)
+    commands.pull(record, include or [], exclude or [], dest or Path(record.id), list_, json_)
+
+
+@app.command()
+def jobs(
+    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="Only this provider."),
+    status: Optional[list[str]] = typer.Option(None, "--status", "-s", help="Only this state."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only newer: 1d, 2h, ISO time."),
+    limit: int = typer.Option(50, "--limit", min=1, help="At most this many jobs."),
+    json_: bool = JsonOpt,
+) -> None:
+    """List jobs, newest first."""
+    from mlx import commands
+
+    commands.list_jobs(_store(), provider, status or [], since, limit, json_)
+
+
+@app.command()
+def status(
+    job: str = typer.Argument(..., help="Job id, unique prefix, or provider:native-id."),
+    trial: Optional[str] = TrialOpt,
+    json_: bool = JsonOpt,
+) -> None:
+    """Show a job's state, metrics and where its artifacts are."""
+    from mlx import commands
+
+    store = _store()
+    commands.status(_find(store, job, trial), store, json_)
+
+
+@app.command()
+def cancel(
+    job: str = typer.Argument(..., help="Job id, unique prefix, or provider:native-id."),
+) -> None:
+    """Stop a running job (every node, every trial)."""
+    from mlx import commands
+
+    store = _store()
+    commands.cancel(_find(store, job), store)
+
+
+@app.command()
+def translate(
+    spec: Path = typer.Argument(..., help="The job spec (YAML)."),
+    provider: Optional[str] = ProviderOpt,
+    set_: Optional[list[str]] = SetOpt,
+    json_: bool = JsonOpt,
+    profile: Optional[str] = ProfileOpt,
+) -> None:
+    """Print the exact request mlx would send; nothing is called."""
+    from mlx import commands
+
+    commands.print_translation(_load(spec, provider, set_, profile), json_)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of job specs (for editor autocompletion)."""
+    from mlx.console import print_json
+    from mlx.spec import json_schema
+
+    print_json(json_schema())
+
+
+@app.command()
+def doctor(json_: bool = JsonOpt) -> None:
+    """Check which provider SDKs and credentials are present (no network)."""
+    from mlx.doctor import run_doctor
+
+    run_doctor(as_json=json_)
+
+
+def main() -> None:
+    """Entry point: runs the app, shows ``MlxError`` as one clean message, maps exit codes."""
+    import click
+
+    try:
+        code = app(standalone_mode=False)
+    except click.exceptions.Abort:
+        _print_error("interrupted", None)
+        code = 130
+    except click.ClickException as e:
+        e.show()
+        code = e.exit_code
+    except KeyboardInterrupt:
+        _print_error("interrupted", None)
+        code = 130
+    except Exception as e:
+        from mlx.errors import MlxError
+
+        if not isinstance(e, MlxError) or os.environ.get("MLX_DEBUG"):
+            raise
+        _print_error(e.message, e.hint)
+        code = e.exit_code
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _print_error(message: str, hint: Optional[str]) -> None:
+    from rich.markup import escape
+
+    from mlx.console import err
+
+    err.print(f"[bold red]Error:[/] {escape(message)}")
+    if hint:
+        err.print(f"[dim]Hint:[/] {escape(hint)}")

@@ -1,0 +1,219 @@
+"""What each command prints: Rich for people, stable JSON (``--json``) for scripts.
+
+With ``--json`` stdout carries only the JSON document; logs and progress go to stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+from rich.markup import escape
+from rich.table import Table
+
+from mlx import jobs
+from mlx.backends.base import JobState, LogQuery
+from mlx.console import err, out, print_json
+from mlx.errors import JobFailed, MlxError
+from mlx.spec import JobSpec
+from mlx.store import JobRecord, Store
+
+_STATE_STYLE = {
+    JobState.PENDING: "yellow",
+    JobState.RUNNING: "cyan",
+    JobState.CANCELLING: "yellow",
+    JobState.SUCCEEDED: "green",
+    JobState.FAILED: "red",
+    JobState.CANCELLED: "magenta",
+}
+
+
+def _state(state: JobState) -> str:
+    return f"[{_STATE_STYLE[state]}]{state.value}[/]"
+
+
+def _write_line(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _write_err_line(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def print_translation(spec: JobSpec, as_json: bool) -> None:
+    translation = jobs.translate(spec)
+    if as_json:
+        print_json(translation)
+    else:
+        from rich.json import JSON
+
+        out.print(JSON.from_data(translation, default=str))
+
+
+def train(spec: JobSpec, store: Store, *, detach: bool, as_json: bool) -> None:
+    record = jobs.launch(spec, store)
+    err.print(f"Started [bold]{record.id}[/] on {record.provider}")
+    if detach:
+        if as_json:
+            print_json(jobs.record_json(record))
+        else:
+            err.print(f"Follow its logs with [bold]mlx logs -f {record.id}[/]")
+        return
+    write = _write_err_line if as_json else _write_line
+    record = jobs.follow(record, store, LogQuery(follow=True), write)
+    if as_json:
+        print_json(jobs.record_json(record))
+    _summary(record)
+    _raise_unless_succeeded(record)
+
+
+def _summary(record: JobRecord) -> None:
+    duration = (record.ended_at or time.time()) - record.created_at
+    err.print(f"Job [bold]{record.id}[/] {_state(record.state)} after {duration:.1f}s")
+    if record.metrics:
+        shown = ", ".join(f"{k}={v:g}" for k, v in record.metrics.items())
+        err.print(f"Metrics: {escape(shown)}")
+    if record.state == JobState.SUCCEEDED and record.artifacts_uri:
+        err.print(f"Artifacts: {escape(record.artifacts_uri)}")
+        err.print(f"Fetch them with [bold]mlx pull-artifacts {record.id}[/]")
+
+
+def _raise_unless_succeeded(record: JobRecord) -> None:
+    if record.state == JobState.SUCCEEDED:
+        return
+    reason = f": {record.message}" if record.message else ""
+    raise JobFailed(
+        f"job {record.id} {record.state.value}{reason}",
+        hint=f"See its logs with `mlx logs {record.id}`.",
+    )
+
+
+def logs(record: JobRecord, store: Store, query: LogQuery, timestamps: bool) -> None:
+    multi = int(record.spec.get("resources", {}).get("nodes", 1)) > 1
+    if not query.follow:
+        try:
+            for line in jobs.stream_logs(record, query):
+                _write_line(jobs.format_line(line, multi, timestamps))
+        except BrokenPipeError:  # `mlx logs id | head` is fine
+            sys.stderr.close()
+        return
+    record = jobs.follow(record, store, query, _write_line, timestamps)
+    err.print(f"Job [bold]{record.id}[/] {_state(record.state)}")
+    _raise_unless_succeeded(record)
+
+
+def pull(
+    record: JobRecord,
+    include: list[str],
+    exclude: list[str],
+    dest: Path,
+    list_only: bool,
+    as_json: bool,
+) -> None:
+    if list_only:
+        artifacts = jobs.list_artifacts(record, include, exclude)
+        if as_json:
+            print_json(
+                [{"path": a.path, "size": a.size, "checksum": a.checksum} for a in artifacts]
+            )
+            return
+        table = Table("path", "size", box=None, header_style="bold")
+        for artifact in artifacts:
+            table.add_row(escape(artifact.path), _size(artifact.size))
+        out.print(table)
+        return
+    result = jobs.pull(record, include, exclude, dest, show_progress=not as_json)
+    if as_json:
+        print_json(
+            {
+                "dest": str(result.dest),
+                "downloaded": result.downloaded,
+                "skipped": result.skipped,
+                "bytes": result.bytes,
+            }
+        )
+        return
+    err.print(
+        f"Pulled {len(result.downloaded)} file(s), {_size(result.bytes)}, into "
+        f"{escape(str(result.dest))}"
+        + (f"; {len(result.skipped)} already up to date" if result.skipped else "")
+    )
+
+
+def list_jobs(
+    store: Store,
+    provider: Optional[str],
+    states: list[str],
+    since: Optional[str],
+    limit: int,
+    as_json: bool,
+) -> None:
+    wanted = [_parse_state(s) for s in states]
+    records = store.list(
+        provider=provider, states=wanted or None, since=jobs.parse_since(since), limit=limit
+    )
+    records = [jobs.refresh(r, store) if r.provider == "local" else r for r in records]
+    if wanted:  # a refresh may have moved a job out of the asked-for states
+        records = [r for r in records if r.state in wanted]
+    if as_json:
+        print_json([jobs.record_json(r) for r in records])
+        return
+    if not records:
+        err.print("No jobs.")
+        return
+    table = Table("id", "provider", "state", "created", "duration", box=None, header_style="bold")
+    for r in records:
+        duration = (r.ended_at or time.time()) - r.created_at
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at))
+        table.add_row(r.id, r.provider, _state(r.state), created, f"{duration:.0f}s")
+    out.print(table)
+
+
+def _parse_state(text: str) -> JobState:
+    try:
+        return JobState(text.lower())
+    except ValueError:
+        states = ", ".join(s.value for s in JobState)
+        raise MlxError(f"--status {text!r} is not a state", hint=f"Use one of: {states}.") from None
+
+
+def status(record: JobRecord, store: Store, as_json: bool) -> None:
+    record = jobs.refresh(record, store)
+    if as_json:
+        print_json(jobs.record_json(record))
+        return
+    table = Table(box=None, show_header=False)
+    rows = [
+        ("id", record.id),
+        ("provider", record.provider),
+        ("state", _state(record.state)),
+        ("native id", escape(record.native_id or "-")),
+        ("created", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created_at))),
+    ]
+    if record.message:
+        rows.append(("message", escape(record.message)))
+    if record.exit_code is not None:
+        rows.append(("exit code", str(record.exit_code)))
+    for name, value in record.metrics.items():
+        rows.append((f"metric {escape(name)}", f"{value:g}"))
+    rows.append(("artifacts", escape(record.artifacts_uri or "-")))
+    for key, value in rows:
+        table.add_row(f"[bold]{key}[/]", value)
+    out.print(table)
+
+
+def cancel(record: JobRecord, store: Store) -> None:
+    record = jobs.cancel(record, store)
+    err.print(f"Job [bold]{record.id}[/] {_state(record.state)}")
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"

@@ -1,0 +1,267 @@
+"""What the commands do, between the CLI and the backends: launch, refresh, follow, pull.
+
+The CLI parses arguments and prints; this module keeps the store consistent with what the
+providers say, whichever backend is behind a job.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Optional
+
+from mlx.backends import get_backend
+from mlx.backends.base import Backend, JobState, LogLine, LogQuery
+from mlx.errors import BackendError, Interrupted, MlxError
+from mlx.ids import new_job_id
+from mlx.spec import JobSpec, check_for_provider
+from mlx.store import JobRecord, Store
+
+WAIT_POLL_SECONDS = 2.0
+
+
+def backend_for(record: JobRecord) -> Backend:
+    return get_backend(record.provider)
+
+
+def translate(spec: JobSpec, job_id: Optional[str] = None) -> dict[str, Any]:
+    """``{"provider", "kind", "request"}``: what ``train`` would send, with no call made."""
+    check_for_provider(spec, spec.provider)
+    backend = get_backend(spec.provider)
+    request = backend.render(spec, job_id or new_job_id(spec.name))
+    return {"provider": spec.provider, "kind": "training", "request": request}
+
+
+def launch(spec: JobSpec, store: Store) -> JobRecord:
+    """Record the job, then submit it; the store never loses a job the provider accepted.
+
+    The row is written first (state ``pending``): if mlx dies before the provider answers,
+    the job is still listed, and ``status`` resolves what became of it.
+    """
+    check_for_provider(spec, spec.provider)
+    backend = get_backend(spec.provider)
+    now = time.time()
+    record = JobRecord(
+        id=new_job_id(spec.name),
+        provider=spec.provider,
+        name=spec.name,
+        state=JobState.PENDING,
+        spec=spec.model_dump(mode="json"),
+        created_at=now,
+        updated_at=now,
+    )
+    store.insert(record)
+    try:
+        submission = backend.submit(spec, record.id)
+    except BaseException as e:
+        message = e.message if isinstance(e, MlxError) else f"submit failed: {e}"
+        store.update(record.id, state=JobState.FAILED, message=message)
+        raise
+    changes = {
+        "native_id": submission.native_id,
+        "artifacts_uri": submission.artifacts_uri,
+        "location": submission.location,
+        "info": submission.info,
+    }
+    store.update(record.id, **changes)
+    return replace(record, **changes)
+
+
+def refresh(record: JobRecord, store: Store) -> JobRecord:
+    """Ask the provider for the job's state and save what changed."""
+    if record.state.terminal:
+        return record
+    status = backend_for(record).status(record)
+    changes: dict[str, Any] = {}
+    if status.state != record.state:
+        changes["state"] = status.state
+    if status.message != record.message and status.message is not None:
+        changes["message"] = status.message
+    if status.exit_code is not None and status.exit_code != record.exit_code:
+        changes["exit_code"] = status.exit_code
+    if status.metrics and status.metrics != record.metrics:
+        changes["metrics"] = status.metrics
+    if changes:
+        store.update(record.id, **changes)
+        record = store.get(record.id)
+    return record
+
+
+def parse_since(text: Optional[str]) -> Optional[float]:
+    """``10m`` (ago), ``2h``, or an ISO time -> epoch seconds."""
+    if not text:
+        return None
+    from datetime import datetime, timezone
+
+    from mlx.units import parse_duration
+
+    try:
+        return time.time() - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise MlxError(
+            f"--since {text!r} is neither a duration nor a time",
+            hint="Use e.g. --since 10m, --since 2h or --since 2026-11-23T04:00:00Z.",
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp()
+
+
+def compile_grep(pattern: Optional[str]) -> Optional[re.Pattern[str]]:
+    if pattern is None:
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as e:
+        raise MlxError(f"--grep {pattern!r} is not a valid regular expression: {e}") from None
+
+
+def stream_logs(record: JobRecord, query: LogQuery) -> Iterator[LogLine]:
+    """The job's lines, filtered by ``query`` (backends push down what they can)."""
+    grep = compile_grep(query.grep)
+    for line in backend_for(record).logs(record, query):
+        if grep is None or grep.search(line.text):
+            yield line
+
+
+def format_line(line: LogLine, multi_node: bool, timestamps: bool = False) -> str:
+    prefix = ""
+    if line.node is None:
+        prefix = "[mlx] "
+    elif multi_node:
+        prefix = f"[node-{line.node}] "
+    if timestamps:
+        from datetime import datetime, timezone
+
+        stamp = datetime.fromtimestamp(line.time, timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+        prefix = f"{stamp} {prefix}"
+    return prefix + line.text
+
+
+def follow(
+    record: JobRecord, store: Store, query: LogQuery, write: Any, timestamps: bool = False
+) -> JobRecord:
+    """Print the job's logs until it ends; return its final record. Ctrl-C detaches."""
+    multi = int(record.spec.get("resources", {}).get("nodes", 1)) > 1
+    try:
+        for line in stream_logs(record, query):
+            write(format_line(line, multi, timestamps))
+        record = wait(record, store)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"stopped following {record.id}; the job keeps running",
+            hint=f"Reattach with `mlx logs -f {record.id}`; stop it with `mlx cancel {record.id}`.",
+        ) from None
+    return record
+
+
+def wait(record: JobRecord, store: Store, timeout: Optional[float] = None) -> JobRecord:
+    """Poll until the job is terminal (or ``timeout`` seconds pass)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    record = refresh(record, store)
+    while not record.state.terminal:
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        time.sleep(0.2 if record.provider == "local" else WAIT_POLL_SECONDS)
+        record = refresh(record, store)
+    return record
+
+
+def cancel(record: JobRecord, store: Store, wait_seconds: float = 15.0) -> JobRecord:
+    """Ask the provider to stop the job and wait a little for it to stop."""
+    record = refresh(record, store)
+    if record.state.terminal:
+        raise MlxError(f"job {record.id} already ended ({record.state.value}); nothing to cancel")
+    store.update(record.id, state=JobState.CANCELLING, unless_ended=True)
+    backend_for(record).cancel(record)
+    record = wait(store.get(record.id), store, timeout=wait_seconds)
+    if not record.state.terminal and record.provider == "local":
+        # The supervisor is gone or ignored SIGTERM: record the end ourselves.
+        store.update(record.id, state=JobState.CANCELLED, unless_ended=True, message="cancelled")
+        record = store.get(record.id)
+    return record
+
+
+def pull(
+    record: JobRecord,
+    include: list[str],
+    exclude: list[str],
+    dest: Path,
+    show_progress: bool = True,
+) -> Any:
+    from mlx import transfer
+
+    backend = backend_for(record)
+    chosen = transfer.select(backend.list_artifacts(record), include, exclude)
+    if not chosen:
+        raise MlxError(
+            f"no artifacts of {record.id} match"
+            + (f" --include {' '.join(include)}" if include else "")
+            + (f" --exclude {' '.join(exclude)}" if exclude else ""),
+            hint=f"`mlx pull-artifacts {record.id} --list` shows what there is.",
+        )
+
+    def download(artifact: Any, target: Path, progress: Any) -> None:
+        try:
+            backend.download(record, artifact, target, progress)
+        except OSError as e:
+            raise BackendError(f"downloading {artifact.path} failed: {e}") from e
+
+    return transfer.pull(chosen, dest, download, show_progress=show_progress)
+
+
+def list_artifacts(record: JobRecord, include: list[str], exclude: list[str]) -> list[Any]:
+    from mlx import transfer
+
+    return transfer.select(backend_for(record).list_artifacts(record), include, exclude)
+
+
+def find_trial(store: Store, parent: JobRecord, trial: str) -> JobRecord:
+    """Trial ``trial`` (a number, or ``best``) of tuning job ``parent``."""
+    if parent.kind != "tuning":
+        raise MlxError(
+            f"{parent.id} is not a tuning job", hint="--trial applies to `mlx tune` jobs."
+        )
+    wanted = parent.info.get("best_trial") if trial == "best" else trial
+    if wanted is None:
+        raise MlxError(f"{parent.id} has no best trial yet", hint="No trial has finished.")
+    for record in store.list(parent_id=parent.id):
+        if str(record.info.get("trial")) == str(wanted):
+            return record
+    raise MlxError(
+        f"{parent.id} has no trial {trial}", hint=f"`mlx status {parent.id}` lists them."
+    )
+
+
+def record_json(record: JobRecord) -> dict[str, Any]:
+    """The stable ``--json`` shape of one job (``status --json``, ``jobs --json``)."""
+    return {
+        "id": record.id,
+        "name": record.name,
+        "provider": record.provider,
+        "kind": record.kind,
+        "state": record.state.value,
+        "native_id": record.native_id,
+        "message": record.message,
+        "exit_code": record.exit_code,
+        "metrics": record.metrics,
+        "artifacts_uri": record.artifacts_uri,
+        "created_at": _iso(record.created_at),
+        "ended_at": _iso(record.ended_at),
+        "parent_id": record.parent_id,
+    }
+
+
+def _iso(value: Optional[float]) -> Optional[str]:
+    if value is None:
+        return None
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(value, timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,5 @@
+import sys
+
+from mlx.runtime.bootstrap import main
+
+sys.exit(main())

@@ -1,0 +1,655 @@
+"""The job spec: pydantic models, loading with file/line errors, overrides and argv rendering.
+
+This module is the backend author's manual for what a spec means. A loaded ``JobSpec`` is
+validated in full: every backend may rely on the types and rules below.
+
+Loading goes: YAML text -> (config file defaults, spec, ``--set`` overrides merged) ->
+pydantic validation -> checks that need the file system (``code``, local inputs, the
+command's script). Every failure is a ``SpecError`` naming file, line and field path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from mlx.errors import SpecError
+from mlx.runtime.argv import render_args
+from mlx.units import AcceleratorRequest, parse_accelerator, parse_duration, parse_size_gb
+
+PROVIDERS = ("local", "sagemaker", "vertex", "azure")
+CLOUD_PROVIDERS = PROVIDERS[1:]
+Provider = Literal["local", "sagemaker", "vertex", "azure"]
+
+# Valid as a job name on all three clouds once mlx adds its suffix (see ``mlx.ids``).
+NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+NAME_MAX = 50
+INPUT_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+URI_SCHEMES = ("s3", "gs", "azureml", "wasbs", "abfss", "https", "http", "file")
+OUTPUT_KINDS = ("model", "checkpoints", "output")
+NUMBER_RE = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+
+Scalar = Union[bool, int, float, str]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+def _as_text(value: Any) -> Any:
+    """YAML reads `3` and `true` as numbers and booleans; env values and args are text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+class Resources(_Model):
+    """What one node needs. The catalog turns this into each provider's machine type."""
+
+    accelerator: Optional[str] = Field(
+        None, description="type[:count] per node, e.g. A100:1, t4, H100:8; none = CPU only"
+    )
+    cpus: Optional[float] = Field(None, gt=0, description="at least this many vCPUs per node")
+    memory: Optional[Union[str, float]] = Field(None, description="at least, e.g. 32GB")
+    nodes: int = Field(1, ge=1, le=1024, description="> 1 runs multi-node training")
+    instance_type: dict[Provider, str] = Field(
+        default_factory=dict, description="per-provider machine type; always wins"
+    )
+    spot: bool = False
+    max_runtime: Optional[Union[int, str]] = Field(None, description="e.g. 90m, 4h, 3600")
+    disk: Optional[Union[str, float]] = Field(None, description="volume size per node, e.g. 100GB")
+
+    @field_validator("accelerator", mode="before")
+    @classmethod
+    def _check_accelerator(cls, value: Any) -> Any:
+        if value is not None:
+            parse_accelerator(str(value))
+        return value
+
+    @field_validator("memory", "disk")
+    @classmethod
+    def _check_size(cls, value: Any) -> Any:
+        if value is not None:
+            parse_size_gb(value)
+        return value
+
+    @field_validator("max_runtime")
+    @classmethod
+    def _check_duration(cls, value: Any) -> Any:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @property
+    def accelerator_request(self) -> Optional[AcceleratorRequest]:
+        return parse_accelerator(self.accelerator)
+
+    @property
+    def memory_gb(self) -> Optional[float]:
+        return None if self.memory is None else parse_size_gb(self.memory)
+
+    @property
+    def disk_gb(self) -> Optional[float]:
+        return None if self.disk is None else parse_size_gb(self.disk)
+
+    @property
+    def max_runtime_seconds(self) -> Optional[int]:
+        return None if self.max_runtime is None else parse_duration(self.max_runtime)
+
+
+class Metric(_Model):
+    """A number parsed from the job's stdout, e.g. ``val_loss=0.31``."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.:/-]{1,255}$")
+    regex: Optional[str] = Field(
+        None, description="one capture group; default: <name>[=:] *<number>"
+    )
+
+    @field_validator("regex")
+    @classmethod
+    def _check_regex(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return value
+        try:
+            compiled = re.compile(value)
+        except re.error as e:
+            raise ValueError(f"not a valid regular expression ({e})") from None
+        if compiled.groups < 1:
+            raise ValueError("needs one capture group around the number, e.g. loss=([0-9.]+)")
+        return value
+
+    @property
+    def pattern(self) -> str:
+        return self.regex or default_metric_regex(self.name)
+
+
+def default_metric_regex(name: str) -> str:
+    """``val_loss`` matches ``val_loss=0.3`` and ``val_loss: 0.3``, not ``train_val_loss=``."""
+    return rf"\b{re.escape(name)}[=:] *{NUMBER_RE}"
+
+
+class Objective(_Model):
+    metric: str
+    goal: Literal["minimize", "maximize"] = "minimize"
+
+
+class Parameter(_Model):
+    """One dimension of the search space."""
+
+    type: Literal["float", "int", "choice", "discrete"]
+    min: Optional[float] = None
+    max: Optional[float] = None
+    scale: Literal["linear", "log"] = "linear"
+    values: Optional[list[Scalar]] = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Parameter:
+        if self.type in ("float", "int"):
+            if self.min is None or self.max is None:
+                raise ValueError(f"a {self.type} parameter needs `min` and `max`")
+            if self.values is not None:
+                raise ValueError(f"a {self.type} parameter takes `min`/`max`, not `values`")
+            if self.min >= self.max:
+                raise ValueError(f"`min` ({self.min:g}) must be less than `max` ({self.max:g})")
+            if self.type == "int" and not (self.min.is_integer() and self.max.is_integer()):
+                raise ValueError("an int parameter needs whole-number `min` and `max`")
+            if self.scale == "log" and self.min <= 0:
+                raise ValueError(f"`scale: log` needs `min` > 0 (got {self.min:g})")
+            return self
+        if self.min is not None or self.max is not None:
+            raise ValueError(f"a {self.type} parameter takes `values`, not `min`/`max`")
+        if not self.values:
+            raise ValueError(f"a {self.type} parameter needs a non-empty `values` list")
+        if self.scale != "linear":
+            raise ValueError(f"`scale` applies to float and int parameters, not {self.type}")
+        if self.type == "discrete":
+            numbers = [v for v in self.values if isinstance(v, (int, float))]
+            if len(numbers) != len(self.values) or any(isinstance(v, bool) for v in numbers):
+                raise ValueError("`discrete` values must all be numbers (use `choice` for text)")
+            if numbers != sorted(set(numbers)):
+                raise ValueError("`discrete` values must be sorted ascending without repeats")
+        return self
+
+
+class Tune(_Model):
+    """Hyperparameter search; sampled values are merged over ``hyperparameters``."""
+
+    objective: Objective
+    algorithm: Literal["bayesian", "random", "grid", "hyperband"] = "bayesian"
+    max_trials: int = Field(10, ge=1, le=10_000)
+    parallel_trials: int = Field(1, ge=1, le=1_000)
+    early_stopping: bool = False
+    parameters: dict[str, Parameter] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Tune:
+        if self.parallel_trials > self.max_trials:
+            raise ValueError(
+                f"`parallel_trials` ({self.parallel_trials}) must not exceed "
+                f"`max_trials` ({self.max_trials})"
+            )
+        if self.algorithm == "grid":
+            floats = [name for name, p in self.parameters.items() if p.type == "float"]
+            if floats:
+                raise ValueError(
+                    f"`grid` searches int, choice and discrete parameters only; "
+                    f"`{floats[0]}` is a float (make it discrete, or pick another algorithm)"
+                )
+        if self.algorithm == "hyperband" and not self.early_stopping:
+            raise ValueError("`hyperband` stops trials early: set `early_stopping: true`")
+        return self
+
+
+class SageMakerSettings(_Model):
+    role: Optional[str] = Field(None, description="execution role ARN")
+    region: Optional[str] = None
+    bucket: Optional[str] = Field(None, description="bucket for code, inputs and artifacts")
+    profile: Optional[str] = Field(None, description="AWS profile name")
+
+
+class VertexSettings(_Model):
+    project: Optional[str] = None
+    location: str = "us-central1"
+    bucket: Optional[str] = Field(None, description="gs://bucket for code, inputs, artifacts")
+    service_account: Optional[str] = None
+    network: Optional[str] = None
+
+
+class AzureSettings(_Model):
+    subscription_id: Optional[str] = None
+    resource_group: Optional[str] = None
+    workspace: Optional[str] = None
+    compute: Optional[str] = Field(None, description="compute cluster name")
+    datastore: str = "workspaceblobstore"
+
+
+class JobSpec(_Model):
+    """A training (and optionally tuning) job, independent of where it runs."""
+
+    name: str = Field(description="job name prefix; mlx appends a unique suffix")
+    provider: Provider = "local"
+    image: Optional[str] = Field(None, description="container image; required on clouds")
+    command: Union[str, list[str]] = Field(description="string (shell-split) or list")
+    code: Optional[str] = Field(None, description="source dir, relative to the spec file")
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    args_style: Literal["flags", "hydra"] = "flags"
+    args: list[str] = Field(default_factory=list, description="literal args, before the rest")
+    inputs: dict[str, str] = Field(default_factory=dict, description="name -> URI or path")
+    outputs: dict[Literal["model", "checkpoints", "output"], Optional[str]] = Field(
+        default_factory=dict
+    )
+    resources: Resources = Field(default_factory=Resources)
+    env: dict[str, str] = Field(default_factory=dict)
+    secrets: dict[str, str] = Field(default_factory=dict, description="NAME: env:VARIABLE")
+    metrics: list[Metric] = Field(default_factory=list)
+    tune: Optional[Tune] = None
+    sagemaker: SageMakerSettings = Field(default_factory=SageMakerSettings)
+    vertex: VertexSettings = Field(default_factory=VertexSettings)
+    azure: AzureSettings = Field(default_factory=AzureSettings)
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _source: str = PrivateAttr(default="<spec>")
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not NAME_RE.match(value) or len(value) > NAME_MAX:
+            raise ValueError(
+                f"{value!r} must be 1-{NAME_MAX} letters, digits and single or repeated "
+                f"hyphens, starting and ending with a letter or digit (e.g. iris-logreg)"
+            )
+        return value
+
+    @field_validator("command")
+    @classmethod
+    def _check_command(cls, value: Union[str, list[str]]) -> Union[str, list[str]]:
+        if isinstance(value, str):
+            try:
+                parts = shlex.split(value)
+            except ValueError as e:
+                raise ValueError(f"cannot split the command ({e}); check its quotes") from None
+        else:
+            parts = value
+        if not parts:
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _check_hyperparameters(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, item in value.items():
+            if not key or key != key.strip():
+                raise ValueError(f"hyperparameter name {key!r} must be non-empty, no spaces")
+            values = item if isinstance(item, list) else [item]
+            for v in values:
+                if not (v is None or isinstance(v, (bool, int, float, str))) or (
+                    v is None and isinstance(item, list)
+                ):
+                    raise ValueError(
+                        f"`{key}` must be a number, string, true/false, null or a list of "
+                        f"those (got {type(v).__name__})"
+                    )
+        return value
+
+    @field_validator("args", "env", mode="before")
+    @classmethod
+    def _stringify(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [_as_text(v) for v in value]
+        if isinstance(value, dict):
+            return {k: _as_text(v) for k, v in value.items()}
+        return value
+
+    @field_validator("inputs")
+    @classmethod
+    def _check_inputs(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, uri in value.items():
+            if not INPUT_NAME_RE.match(name):
+                raise ValueError(
+                    f"input name {name!r} must start with a letter and use letters, digits, "
+                    f"`_` or `-`"
+                )
+            scheme = uri_scheme(uri)
+            if scheme and scheme not in URI_SCHEMES:
+                raise ValueError(
+                    f"`{name}`: unsupported URI scheme {scheme}:// "
+                    f"(supported: {', '.join(URI_SCHEMES)} or a local path)"
+                )
+        return value
+
+    @field_validator("env", "secrets")
+    @classmethod
+    def _check_env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not ENV_NAME_RE.match(name):
+                raise ValueError(f"{name!r} is not a valid environment variable name")
+        return value
+
+    @field_validator("secrets")
+    @classmethod
+    def _check_secrets(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, ref in value.items():
+            if not ref.startswith("env:") or not ENV_NAME_RE.match(ref[4:]):
+                raise ValueError(
+                    f"`{name}` must be a reference like env:{name}, never the secret itself"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _check_cross_fields(self) -> JobSpec:
+        names = [m.name for m in self.metrics]
+        duplicated = {n for n in names if names.count(n) > 1}
+        if duplicated:
+            raise ValueError(f"metric `{sorted(duplicated)[0]}` is defined twice in `metrics`")
+        if self.tune and self.tune.objective.metric not in names:
+            known = ", ".join(names) or "none defined"
+            raise ValueError(
+                f"`tune.objective.metric` {self.tune.objective.metric!r} must be one of "
+                f"`metrics` ({known}); add it under `metrics:`"
+            )
+        return self
+
+    # -- what backends use -------------------------------------------------------------
+
+    @property
+    def base_dir(self) -> Path:
+        """The spec file's directory: ``code`` and local inputs are relative to it."""
+        return self._base_dir
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    def command_argv(self) -> list[str]:
+        return shlex.split(self.command) if isinstance(self.command, str) else list(self.command)
+
+    def argv(self, hyperparameters: Optional[dict[str, Any]] = None) -> list[str]:
+        """The full argv the training script sees: command, ``args``, rendered hyperparameters."""
+        hps = self.hyperparameters if hyperparameters is None else hyperparameters
+        return [*self.command_argv(), *self.args, *render_args(hps, self.args_style)]
+
+    def code_dir(self) -> Optional[Path]:
+        return None if self.code is None else (self.base_dir / self.code).resolve()
+
+    def local_input_path(self, name: str) -> Optional[Path]:
+        """The local path of input ``name``, or None when it is a remote URI."""
+        uri = self.inputs[name]
+        scheme = uri_scheme(uri)
+        if scheme == "file":
+            return Path(uri[len("file://") :])
+        if scheme:
+            return None
+        return (self.base_dir / os.path.expanduser(uri)).resolve()
+
+
+def uri_scheme(uri: str) -> Optional[str]:
+    """``s3`` for ``s3://b/k``; None for a local path (including ``C:\\data``)."""
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]+)://", uri)
+    return match.group(1).lower() if match else None
+
+
+# -- loading ------------------------------------------------------------------------------
+
+
+def load_spec(
+    path: Union[str, Path],
+    overrides: Optional[list[str]] = None,
+    provider: Optional[str] = None,
+    profile: Optional[str] = None,
+) -> JobSpec:
+    """Load, merge and validate a spec file.
+
+    Args:
+        path: the YAML spec.
+        overrides: ``KEY=VALUE`` strings from ``--set``; VALUE is parsed as YAML.
+        provider: ``--provider``; wins over ``$MLX_PROVIDER``, the spec and the config file.
+        profile: the config-file profile to use (default ``$MLX_PROFILE``).
+
+    Raises:
+        SpecError: naming file, line and field path, with a hint.
+    """
+    from mlx.settings import deep_merge, load_config
+    from mlx.yamlfile import load_yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(
+            f"spec file {str(path)!r} not found",
+            hint="Check the path, e.g. configs/quickstart.yaml",
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpecError(f"cannot read spec file {str(path)!r}: {e}") from None
+    doc = load_yaml(text, str(path))
+    if doc.data is None:
+        raise SpecError(f"{path}: the spec is empty", hint="See configs/quickstart.yaml.")
+    if not isinstance(doc.data, dict):
+        raise SpecError(f"{path}: the spec must be a mapping of fields (name:, command:, ...)")
+
+    config = load_config(profile)
+    config_defaults = {k: v for k, v in config.items() if k in ("provider", *CLOUD_PROVIDERS)}
+    data = deep_merge(config_defaults, doc.data)
+    overridden: dict[tuple[str, ...], str] = {}
+    for item in overrides or []:
+        key_path, value = parse_override(item)
+        data = apply_override(data, key_path, value)
+        overridden[key_path] = item
+    env_provider = os.environ.get("MLX_PROVIDER")
+    if provider or env_provider:
+        data["provider"] = provider or env_provider
+        overridden[("provider",)] = "--provider" if provider else "MLX_PROVIDER"
+
+    try:
+        spec = JobSpec.model_validate(data)
+    except ValidationError as e:
+        raise _spec_error(e, doc, data, overridden) from None
+    spec._base_dir = path.resolve().parent
+    spec._source = str(path)
+    _check_files(spec, doc)
+    return spec
+
+
+def check_for_provider(spec: JobSpec, provider: str) -> None:
+    """Rules that hold only where the job runs (a cloud needs an image)."""
+    if provider != "local" and not spec.image:
+        raise SpecError(
+            f"{spec.source}: `image` is required to run on {provider}",
+            hint="Set `image:` to a container image with Python, e.g. python:3.11-slim.",
+        )
+
+
+def _check_files(spec: JobSpec, doc: Any) -> None:
+    code = spec.code_dir()
+    if code is not None and not code.is_dir():
+        raise SpecError(
+            f"{doc.where(('code',))}: `code` directory {spec.code!r} does not exist "
+            f"(looked in {code})",
+            hint="`code` is relative to the spec file's directory.",
+        )
+    for name in spec.inputs:
+        local = spec.local_input_path(name)
+        if local is not None and not local.exists():
+            raise SpecError(
+                f"{doc.where(('inputs', name))}: `inputs.{name}`: {spec.inputs[name]!r} does "
+                f"not exist (looked in {local})",
+                hint="Local inputs are relative to the spec file; or give a URI (s3://, gs://).",
+            )
+    if spec.provider == "local" or code is not None:
+        workdir = code or spec.base_dir
+        for token in spec.command_argv():
+            if _looks_like_script(token) and not (workdir / token).exists():
+                raise SpecError(
+                    f"{doc.where(('command',))}: `command` runs {token!r}, which is not in "
+                    f"{workdir}",
+                    hint="The command runs in `code` (or the spec's directory without it).",
+                )
+
+
+def _looks_like_script(token: str) -> bool:
+    return not token.startswith("-") and "=" not in token and token.endswith((".py", ".sh"))
+
+
+def parse_override(item: str) -> tuple[tuple[str, ...], Any]:
+    """``resources.nodes=2`` -> (("resources", "nodes"), 2). VALUE is YAML."""
+    import yaml
+
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise SpecError(
+            f"--set {item!r}: expected KEY=VALUE", hint="e.g. --set hyperparameters.lr=0.1"
+        )
+    parts = key.strip().split(".")
+    # Free-form mappings take the rest as one key, so `hyperparameters.model.lr` works.
+    if parts[0] in ("hyperparameters", "env", "secrets", "inputs") and len(parts) > 2:
+        parts = [parts[0], ".".join(parts[1:])]
+    if any(not p for p in parts):
+        raise SpecError(f"--set {item!r}: empty part in key {key!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return tuple(parts), value
+
+
+def apply_override(data: dict[str, Any], key_path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """A copy of ``data`` with ``key_path`` set to ``value``, creating mappings on the way."""
+    from mlx.settings import deep_merge
+
+    nested: Any = value
+    for part in reversed(key_path):
+        nested = {part: nested}
+    return deep_merge(data, nested)
+
+
+def _spec_error(
+    error: ValidationError, doc: Any, data: Any, overridden: dict[tuple[str, ...], str]
+) -> SpecError:
+    problems: dict[tuple[Any, ...], list[str]] = {}
+    for item in error.errors(include_url=False):
+        path = _data_path(item["loc"], data)
+        message = _describe(item, path)
+        problems.setdefault(path, [])
+        if message not in problems[path]:
+            problems[path].append(message)
+    lines = []
+    hint = None
+    for path, messages in problems.items():
+        field = ".".join(str(p) for p in path) or "<top level>"
+        origin = next((v for k, v in overridden.items() if tuple(path[: len(k)]) == k), None)
+        where = f"{origin}" if origin else doc.where(path)
+        text = messages[0] if len(messages) == 1 else "expected " + " or ".join(messages)
+        lines.append(f"{where}: `{field}`: {text}")
+        if hint is None and "did you mean" not in text:
+            hint = _HINTS.get(path[-1] if path else "")
+    first, rest = lines[0], lines[1:]
+    if rest:
+        first += f" (and {len(rest)} more: " + "; ".join(r.split(": ", 1)[1] for r in rest) + ")"
+    return SpecError(first, hint=hint or "See `mlx schema` for every field and its type.")
+
+
+_HINTS = {
+    "nodes": "`resources.nodes` is the number of machines, 1 or more.",
+    "accelerator": "Write type[:count], e.g. A100:1, T4, H100:8, or none.",
+    "max_runtime": "Write a duration such as 90m, 4h or 1h30m.",
+    "memory": "Write a size such as 32GB or 512MB.",
+}
+
+
+def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
+    """Drop pydantic's union and validator tags from ``loc``, keeping real keys of ``data``."""
+    path: list[Any] = []
+    node = data
+    for part in loc:
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and part < len(node)
+        ):
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and not isinstance(part, int) and _is_field_name(part):
+            path.append(part)  # an unknown or missing key still names the field
+            node = None
+    return tuple(path)
+
+
+def _is_field_name(part: Any) -> bool:
+    return isinstance(part, str) and "[" not in part and not part.startswith("function-")
+
+
+def _describe(item: dict[str, Any], path: tuple[Any, ...]) -> str:
+    kind = item["type"]
+    if kind == "extra_forbidden":
+        return _unknown_field(path)
+    if kind == "missing":
+        return "is required"
+    message = item["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    got = item.get("input")
+    shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{message[0].lower()}{message[1:]} (got {shown})"
+
+
+def _unknown_field(path: tuple[Any, ...]) -> str:
+    import difflib
+
+    known = _fields_at(JobSpec, path[:-1])
+    field = ".".join(str(p) for p in path)
+    close = difflib.get_close_matches(str(path[-1]), known, n=1, cutoff=0.6)
+    if close:
+        suggestion = ".".join(str(p) for p in (*path[:-1], close[0]))
+        return f"unknown field `{field}`; did you mean `{suggestion}`?"
+    return f"unknown field `{field}` (valid here: {', '.join(known)})"
+
+
+def _fields_at(model: Any, path: tuple[Any, ...]) -> list[str]:
+    """Field names of the model found by following ``path`` from ``model``."""
+    import typing
+
+    current = model
+    parts = list(path)
+    while parts:
+        part = parts.pop(0)
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        info = current.model_fields.get(part)
+        if info is None:
+            return []
+        current = info.annotation
+        # Unwrap Optional[...], dict[str, X] and list[X] to the model they hold; a dict's
+        # key or a list's index is the next part of the path.
+        while typing.get_origin(current) in (Union, dict, list):
+            if typing.get_origin(current) in (dict, list) and parts:
+                parts.pop(0)
+            args = [a for a in typing.get_args(current) if a is not type(None)]
+            current = args[-1] if args else None
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a spec file, for editors (``mlx schema``)."""
+    schema = JobSpec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "mlx job spec"
+    return schema

@@ -1,0 +1,291 @@
+"""The job registry: one SQLite database (WAL) under ``$MLX_HOME``, one row per job.
+
+Safe with many mlx processes at once: WAL lets readers run beside a writer, every write is a
+short ``BEGIN IMMEDIATE`` transaction, and "database is locked" is retried with backoff well
+past SQLite's own busy timeout, so users never see it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from mlx.backends.base import TERMINAL_STATES, JobState
+from mlx.errors import JobNotFound, MlxError
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id            TEXT PRIMARY KEY,
+    provider      TEXT NOT NULL,
+    kind          TEXT NOT NULL DEFAULT 'training',
+    parent_id     TEXT,
+    name          TEXT NOT NULL,
+    native_id     TEXT,
+    location      TEXT NOT NULL DEFAULT '{}',
+    state         TEXT NOT NULL,
+    message       TEXT,
+    exit_code     INTEGER,
+    spec          TEXT NOT NULL,
+    artifacts_uri TEXT,
+    info          TEXT NOT NULL DEFAULT '{}',
+    metrics       TEXT NOT NULL DEFAULT '{}',
+    created_at    REAL NOT NULL,
+    updated_at    REAL NOT NULL,
+    ended_at      REAL
+);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, created_at);
+CREATE INDEX IF NOT EXISTS jobs_provider ON jobs (provider, created_at);
+CREATE INDEX IF NOT EXISTS jobs_parent ON jobs (parent_id);
+CREATE INDEX IF NOT EXISTS jobs_native ON jobs (provider, native_id);
+"""
+_JSON_COLUMNS = ("location", "spec", "info", "metrics")
+_RETRY_FOR = 120.0  # seconds of "database is locked" before giving up
+
+
+@dataclass
+class JobRecord:
+    """One row of the registry."""
+
+    id: str
+    provider: str
+    name: str
+    state: JobState
+    spec: dict[str, Any]
+    created_at: float
+    updated_at: float
+    kind: str = "training"  # training | tuning | trial
+    parent_id: Optional[str] = None
+    native_id: Optional[str] = None
+    location: dict[str, Any] = field(default_factory=dict)
+    message: Optional[str] = None
+    exit_code: Optional[int] = None
+    artifacts_uri: Optional[str] = None
+    info: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    ended_at: Optional[float] = None
+
+    @classmethod
+    def _from_row(cls, row: sqlite3.Row) -> JobRecord:
+        values = dict(row)
+        for column in _JSON_COLUMNS:
+            values[column] = json.loads(values[column]) if values[column] else {}
+        values["state"] = JobState(values["state"])
+        return cls(**values)
+
+
+class Store:
+    """The registry at ``path`` (created on first use)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._conn: Optional[sqlite3.Connection] = None
+
+    @classmethod
+    def default(cls) -> Store:
+        from mlx.settings import mlx_home
+
+        return cls(mlx_home() / "jobs.db")
+
+    # -- connection --------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            self._conn = conn
+            self._retry(self._init_db)
+        return self._conn
+
+    def _init_db(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        conn.execute("PRAGMA busy_timeout = 10000")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executescript(_SCHEMA.replace(";", ";\n"))  # executescript commits
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _retry(self, action: Any) -> Any:
+        deadline = time.monotonic() + _RETRY_FOR
+        delay = 0.01
+        while True:
+            try:
+                return action()
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise MlxError(f"job store {self.path}: {e}") from None
+                if time.monotonic() > deadline:
+                    raise MlxError(
+                        f"job store {self.path} stayed locked for {_RETRY_FOR:.0f}s",
+                        hint="Another process holds it; check for a stuck mlx process.",
+                    ) from None
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 0.5)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _run_write(self, sql: str, params: tuple[Any, ...]) -> int:
+        def action() -> int:
+            with self._write() as conn:
+                return conn.execute(sql, params).rowcount
+
+        return self._retry(action)
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[JobRecord]:
+        conn = self._connect()
+        rows = self._retry(lambda: conn.execute(sql, params).fetchall())
+        return [JobRecord._from_row(row) for row in rows]
+
+    # -- writes ------------------------------------------------------------------------
+
+    def insert(self, record: JobRecord) -> None:
+        values = {
+            k: (json.dumps(v) if k in _JSON_COLUMNS else v) for k, v in record.__dict__.items()
+        }
+        values["state"] = JobState(record.state).value
+        columns = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        try:
+            self._run_write(
+                f"INSERT INTO jobs ({columns}) VALUES ({marks})", tuple(values.values())
+            )
+        except sqlite3.IntegrityError:
+            raise MlxError(f"job {record.id} is already in the store") from None
+
+    def update(self, job_id: str, *, unless_ended: bool = False, **changes: Any) -> bool:
+        """Set columns of one job; True when the row changed.
+
+        A terminal ``state`` also stamps ``ended_at``. With ``unless_ended`` the row changes
+        only while the job has not ended: the supervisor and a ``cancel`` may both see a job
+        end, and the first terminal state written wins.
+        """
+        now = time.time()
+        changes["updated_at"] = now
+        if "state" in changes:
+            state = JobState(changes["state"])
+            changes["state"] = state.value
+            if state in TERMINAL_STATES:
+                changes.setdefault("ended_at", now)
+        for column in _JSON_COLUMNS:
+            if column in changes:
+                changes[column] = json.dumps(changes[column])
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        sql = f"UPDATE jobs SET {assignments} WHERE id = ?"
+        params: tuple[Any, ...] = (*changes.values(), job_id)
+        if unless_ended:
+            sql += " AND state NOT IN (?, ?, ?)"
+            params += tuple(s.value for s in TERMINAL_STATES)
+        count = self._run_write(sql, params)
+        if count == 0 and not unless_ended:
+            raise JobNotFound(f"no job {job_id!r} in the store")
+        return count > 0
+
+    def delete(self, job_id: str) -> None:
+        self._run_write("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> JobRecord:
+        rows = self._query("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
+            raise JobNotFound(f"no job {job_id!r}", hint="`mlx jobs` lists the jobs mlx knows.")
+        return rows[0]
+
+    def find(self, ref: str) -> JobRecord:
+        """A job by exact id, unique id prefix, or ``provider:native-id``."""
+        from mlx.ids import check_job_ref
+
+        ref = check_job_ref(ref)
+        provider, sep, native = ref.partition(":")
+        if sep:
+            rows = self._query(
+                "SELECT * FROM jobs WHERE provider = ? AND native_id = ? "
+                "ORDER BY created_at DESC LIMIT 1",
+                (provider, native),
+            )
+            if not rows:
+                raise JobNotFound(f"no job {ref!r} in the store")
+            return rows[0]
+        # A range scan on the primary key: a prefix never reaches SQL as a LIKE pattern.
+        rows = self._query(
+            "SELECT * FROM jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT 6",
+            (ref, ref + "\U0010ffff"),
+        )
+        exact = [r for r in rows if r.id == ref]
+        if exact:
+            return exact[0]
+        if not rows:
+            raise JobNotFound(
+                f"no job matches {ref!r}", hint="`mlx jobs` lists the jobs mlx knows."
+            )
+        if len(rows) > 1:
+            shown = ", ".join(r.id for r in rows[:5])
+            raise JobNotFound(
+                f"{ref!r} matches more than one job ({shown}{', ...' if len(rows) > 5 else ''})",
+                hint="Give more of the id.",
+            )
+        return rows[0]
+
+    def list(
+        self,
+        *,
+        provider: Optional[str] = None,
+        states: Optional[list[JobState]] = None,
+        since: Optional[float] = None,
+        kinds: tuple[str, ...] = ("training", "tuning"),
+        parent_id: Optional[str] = None,
+        limit: Optional[int] = None,
+    ) -> list[JobRecord]:
+        """Jobs, newest first, filtered in SQL (indexed on provider, state and time)."""
+        where, params = [], []
+        if parent_id is not None:
+            where.append("parent_id = ?")
+            params.append(parent_id)
+        else:
+            where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
+            params.extend(kinds)
+        if provider:
+            where.append("provider = ?")
+            params.append(provider)
+        if states:
+            where.append(f"state IN ({', '.join('?' for _ in states)})")
+            params.extend(JobState(s).value for s in states)
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(since)
+        sql = "SELECT * FROM jobs WHERE " + " AND ".join(where) + " ORDER BY created_at DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return self._query(sql, tuple(params))

@@ -1,0 +1,122 @@
+"""Pulling artifacts: glob selection, parallel downloads, skip-if-same, atomic writes.
+
+Shared by every backend; a backend only lists files and writes one file to a path.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from mlx.backends.base import Artifact
+from mlx.errors import MlxError
+
+MAX_PARALLEL = 8
+
+
+def select(artifacts: list[Artifact], include: list[str], exclude: list[str]) -> list[Artifact]:
+    """Artifacts matching any ``include`` glob (all when none) and no ``exclude`` glob.
+
+    A glob also matches a directory prefix: ``model`` selects everything under ``model/``.
+    """
+
+    def matches(path: str, pattern: str) -> bool:
+        pattern = pattern.strip("/")
+        return fnmatch.fnmatchcase(path, pattern) or path.startswith(pattern + "/")
+
+    chosen = [a for a in artifacts if not include or any(matches(a.path, p) for p in include)]
+    return [a for a in chosen if not any(matches(a.path, p) for p in exclude)]
+
+
+def safe_target(dest: Path, relative: str) -> Path:
+    """``dest/relative``, refusing any path that would land outside ``dest``."""
+    root = dest.resolve()
+    target = (root / relative).resolve()
+    if relative.startswith(("/", "\\")) or (target != root and root not in target.parents):
+        raise MlxError(
+            f"refusing artifact path {relative!r}: it would be written outside {dest}",
+            hint="The job's artifact listing contains an unsafe path; nothing was written.",
+        )
+    return target
+
+
+def is_current(
+    target: Path, artifact: Artifact, local_checksum: Callable[[Path], str] | None
+) -> bool:
+    """True when ``target`` already holds ``artifact`` (same size, and same checksum or newer)."""
+    try:
+        stat = target.stat()
+    except FileNotFoundError:
+        return False
+    if stat.st_size != artifact.size:
+        return False
+    if artifact.checksum and local_checksum is not None:
+        return local_checksum(target) == artifact.checksum
+    return artifact.modified is not None and stat.st_mtime >= artifact.modified
+
+
+@dataclass
+class PullResult:
+    downloaded: list[str]
+    skipped: list[str]
+    dest: Path
+    bytes: int
+
+
+Download = Callable[[Artifact, Path, Callable[[int], None]], None]
+
+
+def pull(
+    artifacts: list[Artifact],
+    dest: Path,
+    download: Download,
+    *,
+    local_checksum: Optional[Callable[[Path], str]] = None,
+    show_progress: bool = True,
+) -> PullResult:
+    """Fetch ``artifacts`` into ``dest`` in parallel; each file lands atomically."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    from mlx.console import err
+
+    targets = [(a, safe_target(dest, a.path)) for a in artifacts]  # check all before writing
+    todo = [(a, t) for a, t in targets if not is_current(t, a, local_checksum)]
+    skipped = [a.path for a, t in targets if (a, t) not in todo]
+    total = sum(a.size for a, _ in todo)
+    lock = threading.Lock()
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+    )
+    with Progress(
+        *columns, console=err, disable=not show_progress or not todo, transient=True
+    ) as progress:
+        task = progress.add_task(f"Pulling {len(todo)} file(s)", total=total)
+
+        def advance(n: int) -> None:
+            with lock:
+                progress.update(task, advance=n)
+
+        def fetch(artifact: Artifact, target: Path) -> str:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            part = target.with_name(
+                f".{target.name}.mlx-part-{os.getpid()}-{threading.get_ident()}"
+            )
+            try:
+                download(artifact, part, advance)
+                os.replace(part, target)
+            finally:
+                part.unlink(missing_ok=True)
+            return artifact.path
+
+        with ThreadPoolExecutor(max_workers=MAX_PARALLEL) as pool:
+            futures = [pool.submit(fetch, a, t) for a, t in todo]
+            downloaded = [f.result() for f in as_completed(futures)]
+    return PullResult(sorted(downloaded), skipped, dest, total)

@@ -1,0 +1,63 @@
+"""Fault injection shared by every test server: throttling, 5xx, slow answers, resets.
+
+A ``FaultPlan`` is consulted by each server (or by ``proxy.FaultProxy`` in front of one)
+once per request with that request's *operation* name — the provider's own name for the
+call where there is one (``DescribeTrainingJob``, ``GetCustomJob``), else ``METHOD /path``.
+Tests add faults before the calls they disturb and read ``calls`` to assert what was sent.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
+FaultKind = Literal["throttle", "error", "slow", "reset"]
+
+
+@dataclass
+class Fault:
+    """Fire ``times`` times on operations matching ``match`` (a glob)."""
+
+    match: str
+    kind: FaultKind = "error"
+    status: int = 503  # for throttle (default 429 where the protocol has it) and error
+    times: int = 1
+    delay: float = 0.0  # for slow: seconds to wait before answering normally
+    after_bytes: int = 0  # for reset: bytes of the body sent before the connection drops
+    fired: int = 0
+
+
+@dataclass
+class FaultPlan:
+    """Thread-safe list of faults plus a log of the operations seen."""
+
+    faults: list[Fault] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, match: str, kind: FaultKind = "error", **options: object) -> Fault:
+        fault = Fault(match, kind, **options)  # type: ignore[arg-type]
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def take(self, operation: str) -> Optional[Fault]:
+        """Record ``operation``; return the fault to apply to it, if one is due."""
+        with self._lock:
+            self.calls.append(operation)
+            for fault in self.faults:
+                if fault.fired < fault.times and fnmatch.fnmatchcase(operation, fault.match):
+                    fault.fired += 1
+                    return fault
+        return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self.faults.clear()
+            self.calls.clear()
+
+    def count(self, pattern: str) -> int:
+        with self._lock:
+            return sum(fnmatch.fnmatchcase(c, pattern) for c in self.calls)
