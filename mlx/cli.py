@@ -185,6 +185,19 @@ def translate(
 
 
 @app.command()
+def price(
+    spec: Path = typer.Argument(..., help="The job spec (YAML)."),
+    set_: Optional[list[str]] = SetOpt,
+    json_: bool = JsonOpt,
+    profile: Optional[str] = ProfileOpt,
+) -> None:
+    """Compare what the job would cost on each cloud (offline price tables)."""
+    from mlx.catalog.pricing import price_command
+
+    price_command(_load(spec, None, set_, profile).resources, as_json=json_)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of job specs (for editor autocompletion)."""
     from mlx.console import print_json

@@ -52,6 +52,10 @@ def print_translation(spec: JobSpec, as_json: bool) -> None:
         from rich.json import JSON
 
         out.print(JSON.from_data(translation, default=str))
+    if spec.provider != "local":
+        from mlx.catalog.pricing import choice_summary, estimate
+
+        err.print(f"Instance: {escape(choice_summary(estimate(spec.provider, spec.resources)))}")
 
 
 def train(spec: JobSpec, store: Store, *, detach: bool, as_json: bool) -> None:

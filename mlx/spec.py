@@ -450,7 +450,7 @@ def load_spec(
     for item in overrides or []:
         key_path, value = parse_override(item)
         data = apply_override(data, key_path, value)
-        overridden[key_path] = item
+        overridden[key_path] = f"--set {item}"
     env_provider = os.environ.get("MLX_PROVIDER")
     if provider or env_provider:
         data["provider"] = provider or env_provider

@@ -1,0 +1,303 @@
+"""What a spec's ``resources`` cost on each cloud: the rows behind ``mlx price``.
+
+``resources`` is duck-typed: anything with ``accelerator_request`` (an
+:class:`~mlx.units.AcceleratorRequest` or None), ``cpus``, ``memory_gb``, ``nodes``,
+``instance_type`` (a provider -> type mapping, or None), ``spot`` and
+``max_runtime_seconds`` will do, so the spec model and tests can both pass theirs.
+
+Rich is imported only by the functions that render, so pricing stays cheap to import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional
+
+from mlx.catalog.resolver import Resolution, resolve
+from mlx.catalog.tables import PROVIDERS, load_catalog
+from mlx.errors import SpecError
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+
+@dataclass(frozen=True)
+class PriceRow:
+    """One provider's price for a spec; the JSON of ``mlx price --json`` has these keys.
+
+    Attributes:
+        provider: ``sagemaker``, ``vertex`` or ``azure``.
+        instance_type: the chosen instance / machine type / VM size; None on error.
+        accelerator: canonical accelerator name, None for CPU only or on error.
+        accelerator_count: accelerators per node; None on error.
+        provider_accelerator_type: the provider's accelerator spelling (Vertex only).
+        vcpus: vCPUs per node, when known.
+        memory_gb: memory per node in GiB, when known.
+        price_per_hour: on-demand price per node-hour, or None when unknown.
+        spot_price_per_hour: estimated spot price per node-hour, or None when unknown.
+        nodes: nodes the job runs on.
+        spot: whether the spec asks for spot capacity.
+        max_runtime_hours: ``resources.max_runtime`` in hours, or None.
+        hourly_cost: the rate (spot when asked for and known) times nodes, or None.
+        max_cost: ``hourly_cost`` times ``max_runtime_hours``: the most the job can cost;
+            None without a max_runtime or a price.
+        cost_basis: ``spot`` or ``on-demand``: which rate ``hourly_cost`` uses.
+        currency: currency of every price.
+        region: the reference region the catalog's prices are for.
+        price_source: where the catalog's prices came from.
+        price_date: when the catalog's prices were compiled (ISO date).
+        warnings: over-provisioning, unknown types, spot caveats.
+        error: why the provider cannot run the request; the other fields are None then.
+        hint: how to fix ``error``.
+    """
+
+    provider: str
+    instance_type: Optional[str]
+    accelerator: Optional[str]
+    accelerator_count: Optional[int]
+    provider_accelerator_type: Optional[str]
+    vcpus: Optional[float]
+    memory_gb: Optional[float]
+    price_per_hour: Optional[float]
+    spot_price_per_hour: Optional[float]
+    nodes: int
+    spot: bool
+    max_runtime_hours: Optional[float]
+    hourly_cost: Optional[float]
+    max_cost: Optional[float]
+    cost_basis: Optional[str]
+    currency: Optional[str]
+    region: Optional[str]
+    price_source: Optional[str]
+    price_date: Optional[str]
+    warnings: tuple[str, ...] = ()
+    error: Optional[str] = None
+    hint: Optional[str] = None
+
+
+def estimate(provider: str, resources: Any) -> PriceRow:
+    """Price ``resources`` on one cloud.
+
+    Args:
+        provider: ``sagemaker``, ``vertex`` or ``azure``.
+        resources: the spec's resources (see the module docstring for the attributes).
+
+    Returns:
+        The row; an error row (``error`` set, prices None) when the provider cannot
+        satisfy the request, so one impossible provider does not hide the others.
+    """
+    catalog = load_catalog(provider)
+    nodes = int(resources.nodes or 1)
+    spot = bool(resources.spot)
+    hours = resources.max_runtime_seconds / 3600 if resources.max_runtime_seconds else None
+    meta = {
+        "currency": catalog.currency,
+        "region": catalog.region,
+        "price_source": catalog.source,
+        "price_date": catalog.date,
+    }
+    overrides = resources.instance_type or {}
+    try:
+        chosen = resolve(
+            provider,
+            accelerator=resources.accelerator_request,
+            cpus=resources.cpus,
+            memory_gb=resources.memory_gb,
+            override=overrides.get(provider),
+        )
+    except SpecError as exc:
+        return _error_row(provider, exc, nodes=nodes, spot=spot, hours=hours, meta=meta)
+    rate, basis, spot_warnings = _rate(chosen, spot)
+    hourly = None if rate is None else round(rate * nodes, 4)
+    return PriceRow(
+        provider=provider,
+        instance_type=chosen.instance_type,
+        accelerator=chosen.accelerator,
+        accelerator_count=chosen.accelerator_count,
+        provider_accelerator_type=chosen.provider_accelerator_type,
+        vcpus=chosen.vcpus,
+        memory_gb=chosen.memory_gb,
+        price_per_hour=chosen.price_per_hour,
+        spot_price_per_hour=chosen.spot_price_per_hour,
+        nodes=nodes,
+        spot=spot,
+        max_runtime_hours=hours,
+        hourly_cost=hourly,
+        max_cost=None if hourly is None or hours is None else round(hourly * hours, 2),
+        cost_basis=basis if rate is not None else None,
+        warnings=chosen.warnings + tuple(spot_warnings),
+        **meta,
+    )
+
+
+def estimate_all(resources: Any) -> list[PriceRow]:
+    """Price ``resources`` on SageMaker, Vertex AI and Azure ML, in that order."""
+    return [estimate(provider, resources) for provider in PROVIDERS]
+
+
+def to_json(rows: list[PriceRow]) -> list[dict[str, Any]]:
+    """The documented ``mlx price --json`` document: one object per row, keys as in PriceRow."""
+    return [{**dataclasses.asdict(row), "warnings": list(row.warnings)} for row in rows]
+
+
+def choice_summary(row: PriceRow) -> str:
+    """One line for ``translate`` and ``--dry-run``: the chosen instance and its price.
+
+    For example ``ml.p4d.24xlarge (8× A100): $37.69/h on-demand × 2 nodes = $75.38/h;
+    max $753.76 for 10h (us-east-1 reference prices of 2026-11-23)``.
+    """
+    if row.error:
+        return f"{row.provider}: {row.error}"
+    gpus = f" ({row.accelerator_count}× {row.accelerator})" if row.accelerator else ""
+    if row.hourly_cost is None:
+        return f"{row.instance_type}{gpus}: price unknown"
+    rate = row.spot_price_per_hour if row.cost_basis == "spot" else row.price_per_hour
+    text = f"{row.instance_type}{gpus}: {_money(rate)}/h {row.cost_basis}"
+    if row.nodes > 1:
+        text += f" × {row.nodes} nodes = {_money(row.hourly_cost)}/h"
+    if row.max_cost is not None:
+        text += f"; max {_money(row.max_cost)} for {_hours(row.max_runtime_hours)}"
+    return f"{text} ({row.region} reference prices of {row.price_date})"
+
+
+def render_price_table(rows: list[PriceRow]) -> Table:
+    """The ``mlx price`` table: one row per provider; ``*`` marks a provider with notes.
+
+    The notes themselves (see :func:`price_notes`) go under the table rather than in a
+    column, so their full text survives an 80-column terminal; instance names and prices
+    never wrap, since users copy them.
+    """
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    hours = next((row.max_runtime_hours for row in rows if row.max_runtime_hours), None)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    table.add_column("Provider", no_wrap=True)
+    table.add_column("Instance", no_wrap=True)
+    table.add_column("GPUs")
+    table.add_column("$/h × nodes", justify="right", no_wrap=True)
+    table.add_column(f"Max {_hours(hours)}" if hours else "Max cost", justify="right", no_wrap=True)
+    table.add_column("Spot", justify="right", no_wrap=True)
+    for row in rows:
+        provider = f"{row.provider}*" if _row_notes(row) else row.provider
+        if row.error:
+            cells = [provider, "—", "—", f"— × {row.nodes}", "—", "—"]
+        else:
+            gpus = f"{row.accelerator_count}×{row.accelerator}" if row.accelerator else "—"
+            # Spot when asked for and known; a row that could not use spot has a note.
+            cap = _money(row.max_cost)
+            cells = [
+                provider,
+                row.instance_type or "—",
+                gpus,
+                f"{_money(row.price_per_hour)} × {row.nodes}",
+                cap,
+                _money(row.spot_price_per_hour),
+            ]
+        table.add_row(*(Text(cell) for cell in cells))
+    return table
+
+
+def price_notes(rows: list[PriceRow]) -> list[str]:
+    """The lines printed under the table: each provider's errors and warnings, then the source."""
+    lines = [f"* {row.provider}: {text}" for row in rows for text in _row_notes(row)]
+    lines.append(_source_line(rows))
+    return lines
+
+
+def price_command(resources: Any, *, as_json: bool) -> list[PriceRow]:
+    """Print ``mlx price``: the table and its notes to stdout, or the JSON document.
+
+    Returns:
+        The rows printed, so the caller can choose an exit code (for example when every
+        provider failed).
+    """
+    from rich.text import Text
+
+    from mlx.console import out, print_json
+
+    rows = estimate_all(resources)
+    if as_json:
+        print_json(to_json(rows))
+        return rows
+    out.print(render_price_table(rows))
+    out.print()
+    for line in price_notes(rows):
+        out.print(Text(line))
+    return rows
+
+
+def _rate(chosen: Resolution, spot: bool) -> tuple[Optional[float], str, list[str]]:
+    if not spot:
+        return chosen.price_per_hour, "on-demand", []
+    where = f"{chosen.instance_type} on {chosen.provider}"
+    if chosen.spot_available is False:
+        return (
+            chosen.price_per_hour,
+            "on-demand",
+            [f"{where} has no spot capacity; priced on-demand"],
+        )
+    if chosen.spot_price_per_hour is None:
+        note = [] if chosen.price_per_hour is None else [f"no spot price known for {where}"]
+        return chosen.price_per_hour, "on-demand", note
+    return chosen.spot_price_per_hour, "spot", []
+
+
+def _error_row(
+    provider: str,
+    exc: SpecError,
+    *,
+    nodes: int,
+    spot: bool,
+    hours: Optional[float],
+    meta: dict[str, str],
+) -> PriceRow:
+    return PriceRow(
+        provider=provider,
+        instance_type=None,
+        accelerator=None,
+        accelerator_count=None,
+        provider_accelerator_type=None,
+        vcpus=None,
+        memory_gb=None,
+        price_per_hour=None,
+        spot_price_per_hour=None,
+        nodes=nodes,
+        spot=spot,
+        max_runtime_hours=hours,
+        hourly_cost=None,
+        max_cost=None,
+        cost_basis=None,
+        error=exc.message,
+        hint=exc.hint,
+        **meta,
+    )
+
+
+def _row_notes(row: PriceRow) -> list[str]:
+    return [f"error: {row.error}", *row.warnings] if row.error else list(row.warnings)
+
+
+def _source_line(rows: list[PriceRow]) -> str:
+    places = ", ".join(f"{row.provider} {row.region}" for row in rows if row.region)
+    dates = sorted({row.price_date for row in rows if row.price_date})
+    currency = next((row.currency for row in rows if row.currency), "USD")
+    spot = "; spot prices are estimates" if any(row.spot_price_per_hour for row in rows) else ""
+    if any(row.cost_basis == "spot" for row in rows):
+        spot += "; Max uses them where known"
+    return (
+        f"Reference on-demand prices in {currency} per node-hour as of {', '.join(dates)} "
+        f"({places}){spot}. Prices vary by region and change; check the providers' pages."
+    )
+
+
+def _money(value: Optional[float]) -> str:
+    if value is None:
+        return "—"
+    return f"${value:,.3f}" if value < 1 else f"${value:,.2f}"
+
+
+def _hours(hours: Optional[float]) -> str:
+    return f"{hours:g}h" if hours is not None else "no max_runtime"
