@@ -93,6 +93,33 @@ def train(
 
 
 @app.command()
+def tune(
+    spec: Optional[Path] = typer.Argument(None, help="The job spec (YAML) with a `tune:` block."),
+    provider: Optional[str] = ProviderOpt,
+    set_: Optional[list[str]] = SetOpt,
+    detach: bool = typer.Option(False, "--detach", "-d", help="Return once the search started."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the request; start nothing."),
+    resume: Optional[str] = typer.Option(None, "--resume", help="Continue a tuning job by id."),
+    json_: bool = JsonOpt,
+    profile: Optional[str] = ProfileOpt,
+) -> None:
+    """Run a hyperparameter search; shows a live table of trials and the best one."""
+    from mlx import commands
+
+    if resume:
+        store = _store()
+        commands.resume_tune(store.find(resume), store, detach=detach, as_json=json_)
+        return
+    if spec is None:
+        raise typer.BadParameter("give a SPEC, or --resume JOB", param_hint="SPEC")
+    job_spec = _load(spec, provider, set_, profile)
+    if dry_run:
+        commands.print_translation(job_spec, json_, tuning=True)
+        return
+    commands.tune(job_spec, _store(), detach=detach, as_json=json_)
+
+
+@app.command()
 def logs(
     job: str = typer.Argument(..., help="Job id, unique prefix, or provider:native-id."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the job ends."),
@@ -175,13 +202,14 @@ def translate(
     spec: Path = typer.Argument(..., help="The job spec (YAML)."),
     provider: Optional[str] = ProviderOpt,
     set_: Optional[list[str]] = SetOpt,
+    tune: bool = typer.Option(False, "--tune", help="The tuning request instead."),
     json_: bool = JsonOpt,
     profile: Optional[str] = ProfileOpt,
 ) -> None:
     """Print the exact request mlx would send; nothing is called."""
     from mlx import commands
 
-    commands.print_translation(_load(spec, provider, set_, profile), json_)
+    commands.print_translation(_load(spec, provider, set_, profile), json_, tuning=tune)
 
 
 @app.command()

@@ -44,8 +44,8 @@ def _write_err_line(text: str) -> None:
     sys.stderr.flush()
 
 
-def print_translation(spec: JobSpec, as_json: bool) -> None:
-    translation = jobs.translate(spec)
+def print_translation(spec: JobSpec, as_json: bool, tuning: bool = False) -> None:
+    translation = jobs.translate(spec, tuning=tuning)
     if as_json:
         print_json(translation)
     else:
@@ -72,6 +72,43 @@ def train(spec: JobSpec, store: Store, *, detach: bool, as_json: bool) -> None:
     if as_json:
         print_json(jobs.record_json(record))
     _summary(record)
+    _raise_unless_succeeded(record)
+
+
+def tune(spec: JobSpec, store: Store, *, detach: bool, as_json: bool) -> None:
+    record = jobs.launch(spec, store, kind="tuning")
+    err.print(f"Started tuning job [bold]{record.id}[/] on {record.provider}")
+    _watch_tuning(record, store, detach=detach, as_json=as_json)
+
+
+def resume_tune(record: JobRecord, store: Store, *, detach: bool, as_json: bool) -> None:
+    record = jobs.resume_tuning(record, store)
+    err.print(f"Resumed tuning job [bold]{record.id}[/]")
+    _watch_tuning(record, store, detach=detach, as_json=as_json)
+
+
+def _watch_tuning(record: JobRecord, store: Store, *, detach: bool, as_json: bool) -> None:
+    from mlx.tuning import view
+
+    if detach:
+        if as_json:
+            print_json(view.summary(store, record))
+        else:
+            err.print(
+                f"Watch it with [bold]mlx tune --resume {record.id}[/]; "
+                f"its log: [bold]mlx logs -f {record.id}[/]"
+            )
+        return
+    record = view.watch(store, record, err if as_json else out)
+    if as_json:
+        print_json(view.summary(store, record))
+    line = view.best_line(store, record)
+    if line:
+        err.print(escape(line))
+        err.print(
+            f"Its logs: [bold]mlx logs {record.id} --trial best[/]; its artifacts: "
+            f"[bold]mlx pull-artifacts {record.id} --trial best[/]"
+        )
     _raise_unless_succeeded(record)
 
 
@@ -187,6 +224,17 @@ def _parse_state(text: str) -> JobState:
 
 def status(record: JobRecord, store: Store, as_json: bool) -> None:
     record = jobs.refresh(record, store)
+    if record.kind == "tuning":
+        from mlx.tuning import view
+
+        if as_json:
+            print_json(view.summary(store, record))
+        else:
+            out.print(view.table(store, record))
+            line = view.best_line(store, record)
+            if line:
+                out.print(escape(line))
+        return
     if as_json:
         print_json(jobs.record_json(record))
         return

@@ -27,15 +27,32 @@ def backend_for(record: JobRecord) -> Backend:
     return get_backend(record.provider)
 
 
-def translate(spec: JobSpec, job_id: Optional[str] = None) -> dict[str, Any]:
-    """``{"provider", "kind", "request"}``: what ``train`` would send, with no call made."""
+def translate(spec: JobSpec, job_id: Optional[str] = None, tuning: bool = False) -> dict[str, Any]:
+    """``{"provider", "kind", "request"}``: what ``train``/``tune`` would send; no call made."""
     check_for_provider(spec, spec.provider)
     backend = get_backend(spec.provider)
-    request = backend.render(spec, job_id or new_job_id(spec.name))
-    return {"provider": spec.provider, "kind": "training", "request": request}
+    job_id = job_id or new_job_id(spec.name)
+    if tuning:
+        request = backend.render_tuning(require_tune(spec), job_id)
+    else:
+        request = backend.render(spec, job_id)
+    return {
+        "provider": spec.provider,
+        "kind": "tuning" if tuning else "training",
+        "request": request,
+    }
 
 
-def launch(spec: JobSpec, store: Store) -> JobRecord:
+def require_tune(spec: JobSpec) -> JobSpec:
+    if spec.tune is None:
+        raise MlxError(
+            f"{spec.source}: the spec has no `tune:` block",
+            hint="Add `tune:` with an objective and parameters (see configs/tune-quickstart.yaml).",
+        )
+    return spec
+
+
+def launch(spec: JobSpec, store: Store, *, kind: str = "training") -> JobRecord:
     """Record the job, then submit it; the store never loses a job the provider accepted.
 
     The row is written first (state ``pending``): if mlx dies before the provider answers,
@@ -48,14 +65,19 @@ def launch(spec: JobSpec, store: Store) -> JobRecord:
         id=new_job_id(spec.name),
         provider=spec.provider,
         name=spec.name,
+        kind=kind,
         state=JobState.PENDING,
         spec=spec.model_dump(mode="json"),
         created_at=now,
         updated_at=now,
+        info={"base_dir": str(spec.base_dir), "source": spec.source},
     )
     store.insert(record)
     try:
-        submission = backend.submit(spec, record.id)
+        if kind == "tuning":
+            submission = backend.submit_tuning(require_tune(spec), record.id)
+        else:
+            submission = backend.submit(spec, record.id)
     except BaseException as e:
         message = e.message if isinstance(e, MlxError) else f"submit failed: {e}"
         store.update(record.id, state=JobState.FAILED, message=message)
@@ -64,10 +86,25 @@ def launch(spec: JobSpec, store: Store) -> JobRecord:
         "native_id": submission.native_id,
         "artifacts_uri": submission.artifacts_uri,
         "location": submission.location,
-        "info": submission.info,
+        "info": {**record.info, **submission.info},
     }
     store.update(record.id, **changes)
     return replace(record, **changes)
+
+
+def resume_tuning(record: JobRecord, store: Store) -> JobRecord:
+    """Continue a tuning job whose driver stopped; finished trials are kept."""
+    if record.kind != "tuning":
+        raise MlxError(f"{record.id} is not a tuning job", hint="--resume takes a `mlx tune` id.")
+    backend = backend_for(record)
+    if not hasattr(backend, "resume_tuning"):
+        return record  # cloud tuning jobs run on the provider; there is nothing to restart
+    record = refresh(record, store)
+    if record.state.terminal:
+        store.update(record.id, state=JobState.RUNNING, message=None, ended_at=None)
+        record = store.get(record.id)
+    backend.resume_tuning(record)
+    return record
 
 
 def refresh(record: JobRecord, store: Store) -> JobRecord:
@@ -87,7 +124,62 @@ def refresh(record: JobRecord, store: Store) -> JobRecord:
     if changes:
         store.update(record.id, **changes)
         record = store.get(record.id)
+    if record.kind == "tuning":
+        sync_trials(record, store)
     return record
+
+
+def sync_trials(parent: JobRecord, store: Store) -> None:
+    """Record a provider-run tuning job's trials as child jobs, and its best trial."""
+    from mlx.ids import trial_id
+
+    statuses = backend_for(parent).list_trials(parent)
+    if not statuses:
+        return
+    known = {r.id: r for r in store.list(parent_id=parent.id)}
+    for trial in statuses:
+        job_id = trial_id(parent.id, trial.number)
+        info = {
+            "trial": trial.number,
+            "params": trial.params,
+            "objective": trial.objective,
+            "pruned": trial.pruned,
+        }
+        if job_id not in known:
+            now = time.time()
+            store.insert(
+                JobRecord(
+                    id=job_id,
+                    provider=parent.provider,
+                    name=parent.name,
+                    kind="trial",
+                    parent_id=parent.id,
+                    state=trial.state,
+                    spec=parent.spec,
+                    created_at=now,
+                    updated_at=now,
+                    native_id=trial.native_id,
+                    location=parent.location,
+                    message=trial.message,
+                    info=info,
+                )
+            )
+        elif (known[job_id].state, known[job_id].info) != (trial.state, info):
+            store.update(job_id, state=trial.state, info=info, message=trial.message)
+    goal = ((parent.spec.get("tune") or {}).get("objective") or {}).get("goal", "minimize")
+    scored = [t for t in statuses if t.objective is not None and t.state == JobState.SUCCEEDED]
+    if scored:
+        pick = min if goal == "minimize" else max
+        best = pick(scored, key=lambda t: t.objective)  # type: ignore[arg-type, return-value]
+        store.update(
+            parent.id,
+            info={
+                **parent.info,
+                "best_trial": best.number,
+                "best_objective": best.objective,
+                "best_params": best.params,
+            },
+        )
 
 
 def parse_since(text: Optional[str]) -> Optional[float]:

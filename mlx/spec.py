@@ -195,6 +195,7 @@ class Tune(_Model):
     max_trials: int = Field(10, ge=1, le=10_000)
     parallel_trials: int = Field(1, ge=1, le=1_000)
     early_stopping: bool = False
+    seed: Optional[int] = Field(None, description="seed for the search (reproducible runs)")
     parameters: dict[str, Parameter] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -396,6 +397,14 @@ class JobSpec(_Model):
         if scheme:
             return None
         return (self.base_dir / os.path.expanduser(uri)).resolve()
+
+
+def spec_from_record(data: dict[str, Any], base_dir: str, source: str) -> JobSpec:
+    """A spec saved in the store (``model_dump``), made whole again (paths included)."""
+    spec = JobSpec.model_validate(data)
+    spec._base_dir = Path(base_dir)
+    spec._source = source
+    return spec
 
 
 def uri_scheme(uri: str) -> Optional[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,6 +89,9 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._conn: Optional[sqlite3.Connection] = None
+        # One connection, shared by the threads of one process (the tuner runs trials in
+        # threads); the lock keeps each transaction whole.
+        self._lock = threading.RLock()
 
     @classmethod
     def default(cls) -> Store:
@@ -100,7 +104,9 @@ class Store:
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            conn = sqlite3.connect(
+                self.path, timeout=10, isolation_level=None, check_same_thread=False
+            )
             conn.row_factory = sqlite3.Row
             self._conn = conn
             self._retry(self._init_db)
@@ -133,7 +139,8 @@ class Store:
         delay = 0.01
         while True:
             try:
-                return action()
+                with self._lock:
+                    return action()
             except sqlite3.OperationalError as e:
                 if "locked" not in str(e) and "busy" not in str(e):
                     raise MlxError(f"job store {self.path}: {e}") from None
@@ -164,7 +171,8 @@ class Store:
         return self._retry(action)
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[JobRecord]:
-        conn = self._connect()
+        with self._lock:
+            conn = self._connect()
         rows = self._retry(lambda: conn.execute(sql, params).fetchall())
         return [JobRecord._from_row(row) for row in rows]
 

@@ -17,6 +17,8 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional
 
+from mlx.errors import BackendError
+
 if TYPE_CHECKING:
     from mlx.spec import JobSpec
     from mlx.store import JobRecord
@@ -94,6 +96,19 @@ class Artifact:
     modified: Optional[float] = None
 
 
+@dataclass(frozen=True)
+class TrialStatus:
+    """One trial of a provider-run tuning job, as the provider reports it."""
+
+    number: int
+    native_id: str
+    state: JobState
+    params: dict[str, Any] = field(default_factory=dict)
+    objective: Optional[float] = None
+    message: Optional[str] = None
+    pruned: bool = False  # stopped early by the tuner's early stopping
+
+
 Progress = Callable[[int], None]  # called with the number of bytes just transferred
 
 
@@ -131,3 +146,19 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def cancel(self, record: JobRecord) -> None:
         """Ask the provider to stop the job; returns without waiting for it to stop."""
+
+    # -- tuning: backends that support it override both --------------------------------
+
+    def render_tuning(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
+        """The exact tuning request ``submit_tuning`` would send."""
+        raise BackendError(f"tuning is not supported on {self.name} yet")
+
+    def submit_tuning(self, spec: JobSpec, job_id: str) -> Submission:
+        """Start a tuning job whose trials are recorded as child jobs of ``job_id``."""
+        raise BackendError(f"tuning is not supported on {self.name} yet")
+
+    def list_trials(self, record: JobRecord) -> list[TrialStatus]:
+        """The trials of a provider-run tuning job; ``jobs.refresh`` records them as child
+        jobs, so the trial table, ``--trial N`` and ``--trial best`` work the same for every
+        provider. Backends whose tuner writes the store itself (local) return []."""
+        return []

@@ -147,33 +147,78 @@ class LocalBackend(Backend):
             copies[kind] = str((spec.base_dir / os.path.expanduser(path)).resolve())
         return copies
 
-    def submit(self, spec: JobSpec, job_id: str) -> Submission:
+    def prepare(self, spec: JobSpec, job_id: str) -> tuple[Path, dict[str, str]]:
+        """Write the job dir; return it and the secret values its processes need.
+
+        Secret values reach the job through the supervisor's environment, never a file.
+        """
         plan = self._plan(spec, job_id, secrets=resolve_secrets(spec))
         job_dir = Path(plan["job_dir"])
         for kind in OUTPUT_KINDS:
             (job_dir / "artifacts" / kind).mkdir(parents=True, exist_ok=True)
         (job_dir / "logs").mkdir(exist_ok=True)
-        # Secret values reach the job through the supervisor's environment, never a file.
         secrets = {name: plan["env"].pop(name) for name in spec.secrets}
         _write_json(job_dir / "runtime.json", plan["runtime"])
         _write_json(job_dir / "plan.json", plan)
-        log = open(job_dir / "supervisor.out", "ab")  # noqa: SIM115 - handed to the child
-        try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "mlx.backends.local_run", str(job_dir)],
-                env={**os.environ, **secrets},
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-            )
-        finally:
-            log.close()
+        return job_dir, secrets
+
+    def submit(self, spec: JobSpec, job_id: str) -> Submission:
+        job_dir, secrets = self.prepare(spec, job_id)
+        process = spawn_detached(
+            [sys.executable, "-m", "mlx.backends.local_run", str(job_dir)],
+            job_dir / "supervisor.out",
+            {**os.environ, **secrets},
+        )
         return Submission(
             native_id=job_id,
             artifacts_uri=(job_dir / "artifacts").as_uri(),
             info={"job_dir": str(job_dir), "pid": process.pid},
+        )
+
+    # -- tuning: a detached driver runs the study (mlx.tuning.driver) ------------------
+
+    def render_tuning(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
+        from mlx.ids import trial_id
+        from mlx.tuning.space import describe
+
+        assert spec.tune is not None
+        return {
+            "study": describe(spec.tune),
+            "job_dir": str(self.job_dir(job_id)),
+            "trial": self.render(spec, trial_id(job_id, 0)),
+        }
+
+    def submit_tuning(self, spec: JobSpec, job_id: str) -> Submission:
+        resolve_secrets(spec)  # a missing secret fails now, not in every trial
+        job_dir = self.job_dir(job_id)
+        (job_dir / "logs").mkdir(parents=True, exist_ok=True)
+        process = self._start_driver(job_dir)
+        return Submission(
+            native_id=job_id,
+            artifacts_uri=job_dir.as_uri(),
+            info={"job_dir": str(job_dir), "pid": process.pid},
+        )
+
+    def resume_tuning(self, record: JobRecord) -> None:
+        """Start a new driver for a study whose driver is gone; finished trials are kept."""
+        job_dir = self.job_dir(record.id)
+        if _supervisor_alive(job_dir):
+            return
+        # Trial processes of the dead driver may still run in its process group.
+        pid = _read_pid(job_dir)
+        if pid is not None:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGTERM)
+        # Until the new driver holds the lock, the job must read as pending, not ended.
+        for name in ("supervisor.pid", "exit.json"):
+            (job_dir / name).unlink(missing_ok=True)
+        self._start_driver(job_dir)
+
+    def _start_driver(self, job_dir: Path) -> subprocess.Popen[bytes]:
+        return spawn_detached(
+            [sys.executable, "-m", "mlx.tuning.driver", str(job_dir)],
+            job_dir / "driver.out",
+            dict(os.environ),
         )
 
     # -- state -------------------------------------------------------------------------
@@ -193,12 +238,18 @@ class LocalBackend(Backend):
             state = JobState.CANCELLING if record.state == JobState.CANCELLING else JobState.RUNNING
             return JobStatus(state, metrics=metrics)
         if (job_dir / "supervisor.pid").exists():
+            if record.kind == "tuning":
+                return JobStatus(
+                    JobState.FAILED,
+                    "the tuning driver stopped unexpectedly; "
+                    f"continue with `mlx tune --resume {record.id}`",
+                )
             return JobStatus(
                 JobState.FAILED,
                 "the local supervisor stopped unexpectedly (killed, or the machine restarted)",
                 metrics=metrics,
             )
-        if time.time() - record.created_at > NEVER_STARTED_AFTER:
+        if time.time() - record.updated_at > NEVER_STARTED_AFTER:
             return JobStatus(JobState.FAILED, "the job never started")
         return JobStatus(JobState.PENDING)
 
@@ -257,6 +308,20 @@ class LocalBackend(Backend):
             while chunk := src.read(1 << 20):
                 dst.write(chunk)
                 progress(len(chunk))
+
+
+def spawn_detached(argv: list[str], output: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in a session of its own, so it outlives mlx and Ctrl-C in the terminal."""
+    with open(output, "ab") as log:
+        return subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
 
 
 def resolve_secrets(spec: JobSpec) -> dict[str, str]:

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any, Optional
 
@@ -49,14 +48,19 @@ def free_port() -> int:
 
 
 class Supervisor:
-    def __init__(self, job_dir: Path) -> None:
+    """Runs one job's nodes to the end. Used by this module's ``main`` (one process per job)
+    and, in threads, by the local tuner (one per trial, without a new interpreter each)."""
+
+    def __init__(self, job_dir: Path, extra_env: Optional[dict[str, str]] = None) -> None:
         self.job_dir = job_dir
         self.plan: dict[str, Any] = json.loads((job_dir / "plan.json").read_text())
         self.job_id: str = self.plan["job_id"]
         self.store = Store(Path(self.plan["store"]))
         self.log = LogWriter(job_dir / "logs" / MLX_LOG)
+        self.extra_env = extra_env or {}
         self.children: list[subprocess.Popen[bytes]] = []
         self.cancelled = False
+        self.cancel_reason = "cancelled"
         self.failed_node: Optional[int] = None
         self._lock = threading.Lock()
 
@@ -66,21 +70,19 @@ class Supervisor:
     # -- lifecycle ---------------------------------------------------------------------
 
     def run(self) -> int:
-        signal.signal(signal.SIGTERM, self._on_term)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the mlx command
         self.store.update(self.job_id, state=JobState.RUNNING, unless_ended=True)
         try:
             self._fetch_remote_inputs()
         except Exception as e:
             return self._finish(JobState.FAILED, 1, f"could not download an input: {e}")
         if self.cancelled:
-            return self._finish(JobState.CANCELLED, None, "cancelled before it started")
+            return self._finish(JobState.CANCELLED, None, f"{self.cancel_reason} before it started")
         codes = self._run_nodes()
         return self._conclude(codes)
 
     def _conclude(self, codes: list[int]) -> int:
         if self.cancelled:
-            return self._finish(JobState.CANCELLED, None, "cancelled")
+            return self._finish(JobState.CANCELLED, None, self.cancel_reason)
         if self.failed_node is not None:
             code = codes[self.failed_node]
             where = f"node {self.failed_node} " if len(codes) > 1 else ""
@@ -111,7 +113,9 @@ class Supervisor:
         self.log.close()
         return 0 if state == JobState.SUCCEEDED else 1
 
-    def _on_term(self, signum: int, _frame: Any) -> None:
+    def cancel(self, reason: str = "cancelled", signum: int = signal.SIGTERM) -> None:
+        """Stop every node (SIGTERM, then SIGKILL after a grace period)."""
+        self.cancel_reason = reason
         self.cancelled = True
         self._stop_all(signum)
 
@@ -137,6 +141,7 @@ class Supervisor:
     def _node_env(self, rank: int, nodes: int, port: int) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.plan["env"])
+        env.update(self.extra_env)
         env.update(
             {
                 "MLX_NUM_NODES": str(nodes),
@@ -197,6 +202,8 @@ class Supervisor:
     # -- inputs and outputs ------------------------------------------------------------
 
     def _fetch_remote_inputs(self) -> None:
+        import urllib.request
+
         for name, item in self.plan.get("downloads", {}).items():
             target = Path(item["path"])
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -238,7 +245,10 @@ def main(argv: list[str]) -> int:
         print(f"another supervisor runs {job_dir}", file=sys.stderr)
         return 1
     (job_dir / "supervisor.pid").write_text(str(os.getpid()))
-    return Supervisor(job_dir).run()
+    supervisor = Supervisor(job_dir)
+    signal.signal(signal.SIGTERM, lambda signum, _frame: supervisor.cancel(signum=signum))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the mlx command
+    return supervisor.run()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Hyperparameter tuning: the search space on Optuna (local), the driver, the trial table."""

@@ -1,0 +1,328 @@
+"""The local tuning driver: ``python -m mlx.tuning.driver JOB_DIR``.
+
+Runs detached, like a training job's supervisor, so ``mlx tune`` can detach (Ctrl-C,
+``--detach``) while the study goes on. It asks Optuna for parameters, runs each trial as a
+child job (``kind=trial``) through the same ``Supervisor`` a training job uses — in a thread,
+so a trial costs no extra interpreter start — feeds intermediate metric values to the
+pruner, and tells Optuna each result. The study is an Optuna journal file in the job dir,
+so a driver that died (``kill -9``, a reboot) is resumed by ``mlx tune --resume`` with every
+finished trial kept; trials it was running are marked interrupted and run again, never
+counted twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from mlx.backends.base import JobState
+from mlx.backends.local import LocalBackend
+from mlx.backends.local_run import Supervisor, acquire_lock
+from mlx.ids import trial_id
+from mlx.logfiles import MLX_LOG, LogWriter
+from mlx.spec import JobSpec, spec_from_record
+from mlx.store import JobRecord, Store
+from mlx.tuning import space
+
+POLL_SECONDS = 0.02
+STUDY_FILE = "study.journal"
+
+
+class MetricTail:
+    """New values of one metric from a trial's ``metrics.jsonl``, as they are written."""
+
+    def __init__(self, path: Path, metric: str) -> None:
+        self.path, self.metric = path, metric
+        self._offset, self._partial, self.count = 0, b"", 0
+
+    def read(self) -> list[tuple[int, float]]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self._offset)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        self._offset += len(data)
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        values = []
+        for line in lines:
+            item = json.loads(line)
+            if item.get("name") == self.metric:
+                self.count += 1
+                step = item["step"] if item.get("step") is not None else self.count
+                values.append((int(step), float(item["value"])))
+        return values
+
+
+@dataclass
+class RunningTrial:
+    trial: Any  # optuna.Trial
+    job_id: str
+    params: dict[str, Any]
+    supervisor: Supervisor
+    thread: threading.Thread
+    tail: MetricTail
+    lock_fd: int
+    last: Optional[float] = None
+    pruned_at: Optional[int] = None
+    reported: set[int] = field(default_factory=set)
+
+
+class LocalTuner:
+    def __init__(self, job_dir: Path) -> None:
+        self.job_dir = job_dir
+        self.backend = LocalBackend(home=job_dir.parent.parent)
+        self.store = Store(self.backend.home / "jobs.db")
+        self.parent: JobRecord = self.store.get(job_dir.name)
+        self.spec: JobSpec = spec_from_record(
+            self.parent.spec, self.parent.info["base_dir"], self.parent.info.get("source", "")
+        )
+        assert self.spec.tune is not None
+        self.tune = self.spec.tune
+        self.log = LogWriter(job_dir / "logs" / MLX_LOG)
+        self.running: dict[int, RunningTrial] = {}
+        self.interrupted: set[int] = set(self.parent.info.get("interrupted", []))
+        self.cancelled = False
+        self.distributions = space.distributions(self.tune)
+        self.target = min(self.tune.max_trials, space.grid_size(self.tune) or self.tune.max_trials)
+
+    def say(self, text: str) -> None:
+        self.log.write(text, time.time())
+
+    # -- the study ---------------------------------------------------------------------
+
+    def _study(self) -> Any:
+        import optuna
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        storage = JournalStorage(JournalFileBackend(str(self.job_dir / STUDY_FILE)))
+        return optuna.create_study(
+            study_name=self.parent.id,
+            storage=storage,
+            load_if_exists=True,
+            sampler=space.sampler(self.tune),
+            pruner=space.pruner(self.tune),
+            direction=self.tune.objective.goal,
+        )
+
+    def _counted(self, study: Any) -> int:
+        """Trials that ran to an outcome; interrupted ones are run again instead."""
+        from optuna.trial import TrialState
+
+        done = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+        return sum(
+            t.state in done and t.number not in self.interrupted
+            for t in study.get_trials(deepcopy=False)
+        )
+
+    def _mark_interrupted(self, number: int) -> None:
+        self.interrupted.add(number)
+        info = {**self.store.get(self.parent.id).info, "interrupted": sorted(self.interrupted)}
+        self.store.update(self.parent.id, info=info)
+
+    def _recover(self, study: Any) -> None:
+        """Trials a dead driver left running: mark them interrupted, to be run again."""
+        from optuna.trial import TrialState
+
+        for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            job_id = trial_id(self.parent.id, frozen.number)
+            with contextlib.suppress(Exception):
+                self.store.update(
+                    job_id,
+                    state=JobState.FAILED,
+                    unless_ended=True,
+                    message="interrupted: the tuning driver stopped",
+                )
+            self._mark_interrupted(frozen.number)
+            study.tell(frozen.number, state=TrialState.FAIL)
+            self.say(f"trial {frozen.number} was interrupted; it will run again")
+
+    # -- trials ------------------------------------------------------------------------
+
+    def _start_trial(self, study: Any) -> None:
+        trial = study.ask(self.distributions)
+        params = dict(trial.params)
+        job_id = trial_id(self.parent.id, trial.number)
+        spec = self.spec.model_copy(
+            update={"hyperparameters": {**self.spec.hyperparameters, **params}}
+        )
+        now = time.time()
+        self.store.insert(
+            JobRecord(
+                id=job_id,
+                provider="local",
+                name=self.spec.name,
+                kind="trial",
+                parent_id=self.parent.id,
+                state=JobState.PENDING,
+                spec=spec.model_dump(mode="json"),
+                created_at=now,
+                updated_at=now,
+                native_id=job_id,
+                info={"trial": trial.number, "params": params},
+                artifacts_uri=(self.backend.job_dir(job_id) / "artifacts").as_uri(),
+            )
+        )
+        trial_dir, secrets = self.backend.prepare(spec, job_id)
+        lock_fd = acquire_lock(trial_dir)
+        assert lock_fd is not None
+        (trial_dir / "supervisor.pid").write_text(str(os.getpid()))
+        supervisor = Supervisor(trial_dir, extra_env=secrets)
+        thread = threading.Thread(target=supervisor.run, daemon=True)
+        self.running[trial.number] = RunningTrial(
+            trial,
+            job_id,
+            params,
+            supervisor,
+            thread,
+            MetricTail(trial_dir / "metrics.jsonl", self.tune.objective.metric),
+            lock_fd,
+        )
+        shown = ", ".join(f"{k}={v}" for k, v in params.items())
+        self.say(f"trial {trial.number} started: {shown}")
+        thread.start()
+
+    def _watch(self, run: RunningTrial) -> None:
+        """Feed new objective values to the pruner; stop the trial when it says so."""
+        for step, value in run.tail.read():
+            run.last = value
+            if run.pruned_at is not None or step in run.reported:
+                continue
+            run.reported.add(step)
+            run.trial.report(value, step)
+            if run.trial.should_prune():
+                run.pruned_at = step
+                run.supervisor.cancel(f"pruned at step {step}")
+
+    def _finish_trial(self, study: Any, number: int) -> None:
+        from optuna.trial import TrialState
+
+        run = self.running.pop(number)
+        self._watch(run)  # the last lines
+        os.close(run.lock_fd)
+        record = self.store.get(run.job_id)
+        info = {**record.info, "objective": run.last}
+        if run.pruned_at is not None:
+            study.tell(run.trial, state=TrialState.PRUNED)
+            info["pruned"] = True
+            outcome = f"pruned at step {run.pruned_at}"
+        elif self.cancelled:
+            self._mark_interrupted(number)
+            study.tell(run.trial, state=TrialState.FAIL)
+            outcome = "cancelled"
+        elif record.state == JobState.SUCCEEDED and run.last is not None:
+            study.tell(run.trial, run.last)
+            outcome = f"{self.tune.objective.metric}={run.last:g}"
+        else:
+            study.tell(run.trial, state=TrialState.FAIL)
+            outcome = record.message or f"never printed {self.tune.objective.metric}"
+            outcome = f"failed: {outcome}"
+        self.store.update(run.job_id, info=info)
+        self.say(f"trial {number} {outcome}")
+        self._record_best(study)
+
+    def _record_best(self, study: Any) -> None:
+        from optuna.trial import TrialState
+
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if not complete:
+            return
+        best = study.best_trial
+        info = {
+            **self.store.get(self.parent.id).info,
+            "best_trial": best.number,
+            "best_objective": best.value,
+            "best_params": best.params,
+        }
+        self.store.update(
+            self.parent.id, info=info, metrics={self.tune.objective.metric: best.value}
+        )
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def run(self) -> int:
+        study = self._study()
+        self._recover(study)
+        self.store.update(
+            self.parent.id, state=JobState.RUNNING, message=None, ended_at=None, exit_code=None
+        )
+        self.say(
+            f"tuning {self.tune.objective.metric} ({self.tune.objective.goal}) with "
+            f"{self.tune.algorithm}: {self.target} trials, {self.tune.parallel_trials} "
+            f"at a time"
+        )
+        while True:
+            if not self.cancelled:
+                remaining = self.target - self._counted(study) - len(self.running)
+                while remaining > 0 and len(self.running) < self.tune.parallel_trials:
+                    self._start_trial(study)
+                    remaining -= 1
+            if not self.running:
+                break
+            for number, run in list(self.running.items()):
+                self._watch(run)
+                if not run.thread.is_alive():
+                    self._finish_trial(study, number)
+            time.sleep(POLL_SECONDS)
+        return self._conclude(study)
+
+    def _conclude(self, study: Any) -> int:
+        from optuna.trial import TrialState
+
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if self.cancelled:
+            state, message = JobState.CANCELLED, "cancelled"
+        elif complete:
+            state, message = JobState.SUCCEEDED, None
+        else:
+            state, message = JobState.FAILED, "no trial succeeded"
+        outcome = {
+            "state": state.value,
+            "exit_code": 0 if complete else 1,
+            "message": message,
+            "ended_at": time.time(),
+        }
+        tmp = self.job_dir / "exit.json.tmp"
+        tmp.write_text(json.dumps(outcome))
+        os.replace(tmp, self.job_dir / "exit.json")
+        self.store.update(
+            self.parent.id,
+            unless_ended=True,
+            state=state,
+            message=message,
+            exit_code=outcome["exit_code"],
+        )
+        self.say(f"tuning {state.value}" + (f": {message}" if message else ""))
+        return 0 if state == JobState.SUCCEEDED else 1
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        for run in list(self.running.values()):
+            run.supervisor.cancel()
+
+
+def main(argv: list[str]) -> int:
+    job_dir = Path(argv[0])
+    fd = acquire_lock(job_dir)
+    if fd is None:
+        print(f"another driver runs {job_dir}", file=sys.stderr)
+        return 1
+    (job_dir / "supervisor.pid").write_text(str(os.getpid()))
+    tuner = LocalTuner(job_dir)
+    signal.signal(signal.SIGTERM, lambda *_: tuner.cancel())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return tuner.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,133 @@
+"""The trial table: live while a tuning job runs, a summary at the end, JSON for scripts.
+
+It reads only the job store (trials are child jobs), so it serves every provider.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Optional
+
+from rich.markup import escape
+from rich.table import Table
+
+from mlx import jobs
+from mlx.backends.base import JobState
+from mlx.store import JobRecord, Store
+
+REFRESH_SECONDS = 0.5
+
+
+def trial_state(record: JobRecord) -> str:
+    """A trial's state in the table: a job state, or ``pruned``."""
+    return "pruned" if record.info.get("pruned") else record.state.value
+
+
+def trials(store: Store, parent: JobRecord) -> list[JobRecord]:
+    found = store.list(parent_id=parent.id)
+    return sorted(found, key=lambda r: int(r.info.get("trial", 0)))
+
+
+def summary(store: Store, parent: JobRecord) -> dict[str, Any]:
+    """The stable ``tune --json`` / ``status --json`` shape of a tuning job."""
+    best_number = parent.info.get("best_trial")
+    rows = []
+    for record in trials(store, parent):
+        rows.append(
+            {
+                "number": record.info.get("trial"),
+                "id": record.id,
+                "params": record.info.get("params", {}),
+                "state": trial_state(record),
+                "objective": record.info.get("objective"),
+            }
+        )
+    best = None
+    if best_number is not None:
+        best = {
+            "number": best_number,
+            "params": parent.info.get("best_params", {}),
+            "objective": parent.info.get("best_objective"),
+        }
+    objective = (parent.spec.get("tune") or {}).get("objective", {})
+    return {**jobs.record_json(parent), "objective": objective, "trials": rows, "best": best}
+
+
+def table(store: Store, parent: JobRecord) -> Table:
+    data = summary(store, parent)
+    metric = data["objective"].get("metric", "objective")
+    result = Table(
+        "trial",
+        "parameters",
+        "state",
+        metric,
+        "duration",
+        box=None,
+        header_style="bold",
+        title=f"{parent.id} · {parent.state.value}",
+        title_justify="left",
+    )
+    best = (data["best"] or {}).get("number")
+    by_id = {r.id: r for r in trials(store, parent)}
+    for row in data["trials"]:
+        record = by_id[row["id"]]
+        duration = (record.ended_at or time.time()) - record.created_at
+        params = ", ".join(f"{k}={_fmt(v)}" for k, v in row["params"].items())
+        objective = "-" if row["objective"] is None else f"{row['objective']:.6g}"
+        style = "bold green" if row["number"] == best else None
+        result.add_row(
+            str(row["number"]),
+            escape(params),
+            row["state"],
+            objective,
+            f"{duration:.1f}s",
+            style=style,
+        )
+    return result
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def watch(store: Store, parent: JobRecord, console: Any) -> JobRecord:
+    """Show the live table until the tuning job ends; Ctrl-C detaches."""
+    from rich.live import Live
+
+    try:
+        with Live(
+            table(store, parent), console=console, refresh_per_second=4, transient=False
+        ) as live:
+            while True:
+                parent = jobs.refresh(parent, store)
+                live.update(table(store, parent))
+                if parent.state.terminal:
+                    return parent
+                time.sleep(REFRESH_SECONDS)
+    except KeyboardInterrupt:
+        from mlx.errors import Interrupted
+
+        raise Interrupted(
+            f"stopped watching {parent.id}; the tuning job keeps running",
+            hint=f"Reattach with `mlx tune --resume {parent.id}`; stop it with "
+            f"`mlx cancel {parent.id}`.",
+        ) from None
+
+
+def best_line(store: Store, parent: JobRecord) -> Optional[str]:
+    data = summary(store, parent)
+    best = data["best"]
+    if not best:
+        return None
+    params = ", ".join(f"{k}={_fmt(v)}" for k, v in best["params"].items())
+    metric = data["objective"].get("metric", "objective")
+    return f"Best trial #{best['number']}: {metric}={best['objective']:.6g} ({params})"
+
+
+def cancel_trials(store: Store, parent: JobRecord) -> None:
+    """Mark trials that no process will finish any more as cancelled."""
+    for record in trials(store, parent):
+        if not record.state.terminal:
+            store.update(
+                record.id, state=JobState.CANCELLED, unless_ended=True, message="cancelled"
+            )
