@@ -92,7 +92,9 @@ class FaultProxy:
         headers = {k: v for k, v in handler.headers.items()}
         body = _read_body(handler)
         operation = self.operation(handler.command, handler.path, headers)
-        self.requests.append(RecordedRequest(operation, handler.command, handler.path, headers, body))
+        self.requests.append(
+            RecordedRequest(operation, handler.command, handler.path, headers, body)
+        )
         fault = self.plan.take(operation)
         if fault and fault.kind in ("throttle", "error"):
             _answer_fault(handler, fault)
