@@ -59,6 +59,8 @@ def launch(spec: JobSpec, store: Store, *, kind: str = "training") -> JobRecord:
     the job is still listed, and ``status`` resolves what became of it.
     """
     check_for_provider(spec, spec.provider)
+    if kind == "tuning":
+        require_tune(spec)
     backend = get_backend(spec.provider)
     now = time.time()
     record = JobRecord(
