@@ -7,6 +7,7 @@ very same file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -18,6 +19,7 @@ import mlx.runtime
 _MAIN = b"import sys\nfrom mlx.runtime.bootstrap import main\nsys.exit(main())\n"
 
 
+@functools.lru_cache(maxsize=1)
 def bootstrap_bytes() -> bytes:
     """The zipapp's bytes: ``mlx/__init__.py`` (empty), ``mlx/runtime/*.py``, ``__main__.py``."""
     runtime_dir = Path(mlx.runtime.__file__).parent

@@ -32,7 +32,7 @@ from mlx.spec import JobSpec, spec_from_record
 from mlx.store import JobRecord, Store
 from mlx.tuning import space
 
-POLL_SECONDS = 0.02
+POLL_SECONDS = 0.05  # how often running trials' metrics are read
 STUDY_FILE = "study.journal"
 
 
@@ -71,6 +71,7 @@ class RunningTrial:
     thread: threading.Thread
     tail: MetricTail
     lock_fd: int
+    done: threading.Event
     last: Optional[float] = None
     pruned_at: Optional[int] = None
     reported: set[int] = field(default_factory=set)
@@ -89,6 +90,7 @@ class LocalTuner:
         self.tune = self.spec.tune
         self.log = LogWriter(job_dir / "logs" / MLX_LOG)
         self.running: dict[int, RunningTrial] = {}
+        self._wake = threading.Event()
         self.interrupted: set[int] = set(self.parent.info.get("interrupted", []))
         self.cancelled = False
         self.distributions = space.distributions(self.tune)
@@ -178,7 +180,19 @@ class LocalTuner:
         assert lock_fd is not None
         (trial_dir / "supervisor.pid").write_text(str(os.getpid()))
         supervisor = Supervisor(trial_dir, extra_env=secrets)
-        thread = threading.Thread(target=supervisor.run, daemon=True)
+
+        done = threading.Event()
+
+        def run_trial() -> None:
+            try:
+                supervisor.run()
+            finally:
+                # The loop handles a finished trial at once, not at its next poll (the
+                # thread itself is still alive for a moment after this).
+                done.set()
+                self._wake.set()
+
+        thread = threading.Thread(target=run_trial, daemon=True)
         self.running[trial.number] = RunningTrial(
             trial,
             job_id,
@@ -187,6 +201,7 @@ class LocalTuner:
             thread,
             MetricTail(trial_dir / "metrics.jsonl", self.tune.objective.metric),
             lock_fd,
+            done,
         )
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
         self.say(f"trial {trial.number} started: {shown}")
@@ -261,9 +276,10 @@ class LocalTuner:
             f"{self.tune.algorithm}: {self.target} trials, {self.tune.parallel_trials} "
             f"at a time"
         )
+        counted = self._counted(study)
         while True:
             if not self.cancelled:
-                remaining = self.target - self._counted(study) - len(self.running)
+                remaining = self.target - counted - len(self.running)
                 while remaining > 0 and len(self.running) < self.tune.parallel_trials:
                     self._start_trial(study)
                     remaining -= 1
@@ -271,9 +287,13 @@ class LocalTuner:
                 break
             for number, run in list(self.running.items()):
                 self._watch(run)
-                if not run.thread.is_alive():
+                if run.done.is_set():
+                    run.thread.join()
                     self._finish_trial(study, number)
-            time.sleep(POLL_SECONDS)
+                    counted = self._counted(study)
+                    self._wake.set()  # start the next trial now, not after a poll
+            self._wake.wait(POLL_SECONDS)
+            self._wake.clear()
         return self._conclude(study)
 
     def _conclude(self, study: Any) -> int:
@@ -321,7 +341,20 @@ def main(argv: list[str]) -> int:
     tuner = LocalTuner(job_dir)
     signal.signal(signal.SIGTERM, lambda *_: tuner.cancel())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    return tuner.run()
+    try:
+        return tuner.run()
+    except Exception as e:
+        # A bug or a broken study file: stop the trials and say so, rather than leave the
+        # job "running" with nobody driving it. The traceback is in driver.out.
+        tuner.cancel()
+        tuner.store.update(
+            tuner.parent.id,
+            unless_ended=True,
+            state=JobState.FAILED,
+            message=f"the tuning driver failed: {e}",
+        )
+        tuner.say(f"the tuning driver failed: {e!r}")
+        raise
 
 
 if __name__ == "__main__":

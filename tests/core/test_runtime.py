@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -51,7 +52,19 @@ def run_bootstrap(python: str, tmp_path: Path, cfg: Path) -> dict:
 
 
 def test_bootstrap_zipapp_is_reproducible() -> None:
-    assert bootstrap_bytes() == bootstrap_bytes()
+    """Two processes build the same bytes, so its SHA-256 can name it in a bucket."""
+    code = (
+        "import hashlib; from mlx.bootstrap_package import bootstrap_bytes; "
+        "print(hashlib.sha256(bootstrap_bytes()).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        for _ in range(2)
+    }
+    assert len(digests) == 1
+    assert digests.pop().strip() == hashlib.sha256(bootstrap_bytes()).hexdigest()
 
 
 @pytest.mark.skipif(
