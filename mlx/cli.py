@@ -244,16 +244,17 @@ def doctor(json_: bool = JsonOpt) -> None:
 
 def main() -> None:
     """Entry point: runs the app, shows ``MlxError`` as one clean message, maps exit codes."""
-    import click
-
+    # Newer Typer vendors Click (typer._click) instead of depending on it, so its exception
+    # classes are found through Typer's public ones rather than `import click`.
+    usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
     try:
         code = app(standalone_mode=False)
-    except click.exceptions.Abort:
+    except typer.Abort:
         _print_error("interrupted", None)
         code = 130
-    except click.ClickException as e:
-        e.show()
-        code = e.exit_code
+    except usage_error as e:
+        e.show()  # type: ignore[attr-defined]
+        code = e.exit_code  # type: ignore[attr-defined]
     except KeyboardInterrupt:
         _print_error("interrupted", None)
         code = 130
