@@ -85,3 +85,21 @@ def test_doctor_reports_without_network(mlx) -> None:
     report = json.loads(result.stdout)
     assert set(report["providers"]) == {"sagemaker", "vertex", "azure", "tune"}
     assert all("sdk_installed" in p for p in report["providers"].values())
+
+
+def test_errors_are_shown_without_click_installed(tmp_path) -> None:
+    """Newer Typer vendors Click; mlx must not need the `click` package itself."""
+    code = (
+        "import sys; sys.modules['click'] = None\n"
+        "sys.argv = ['mlx', 'train', 'missing.yaml']\n"
+        "from mlx.cli import main\nmain()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: spec file 'missing.yaml' not found")
