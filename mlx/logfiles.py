@@ -7,7 +7,6 @@ One file per node (``node-<rank>.log``) plus ``mlx.log`` for mlx's own lines; ea
 from __future__ import annotations
 
 import heapq
-import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -65,16 +64,16 @@ class LogWriter:
         self._file.close()
 
 
-class LogTailer:
-    """Reads what was appended to a file since the last call; keeps partial lines back."""
+class FileTail:
+    """The complete lines appended to a file since the last call (a partial last line waits
+    for its newline), without re-reading what was read before."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.node = node_of(path)
         self._offset = 0
         self._partial = b""
 
-    def read_new(self) -> list[LogLine]:
+    def read_lines(self) -> list[bytes]:
         try:
             with open(self.path, "rb") as f:
                 f.seek(self._offset)
@@ -82,19 +81,24 @@ class LogTailer:
         except FileNotFoundError:
             return []
         self._offset += len(data)
-        data = self._partial + data
-        *complete, self._partial = data.split(b"\n")
-        lines = (parse_line(raw.decode("utf-8", "replace"), self.node) for raw in complete)
-        return [line for line in lines if line is not None]
+        *complete, self._partial = (self._partial + data).split(b"\n")
+        return complete
+
+
+class LogTailer(FileTail):
+    """New lines of one node's log file, parsed."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.node = node_of(path)
+
+    def read_new(self) -> list[LogLine]:
+        parsed = (
+            parse_line(raw.decode("utf-8", "replace"), self.node) for raw in self.read_lines()
+        )
+        return [line for line in parsed if line is not None]
 
 
 def merge_by_time(batches: Iterable[list[LogLine]]) -> Iterator[LogLine]:
     """Lines of several time-ordered files as one time-ordered stream."""
     return heapq.merge(*batches, key=lambda line: line.time)
-
-
-def file_size(path: Path) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0

@@ -39,7 +39,7 @@ from mlx.backends.base import (
     Progress,
     Submission,
 )
-from mlx.backends.local_run import read_metrics
+from mlx.backends.local_run import read_metrics, stop_orphaned_nodes
 from mlx.bootstrap_package import bootstrap_path
 from mlx.errors import BackendError
 from mlx.logfiles import LogTailer, log_files, merge_by_time
@@ -208,11 +208,6 @@ class LocalBackend(Backend):
         job_dir = self.job_dir(record.id)
         if _supervisor_alive(job_dir):
             return
-        # Trial processes of the dead driver may still run in its process group.
-        pid = _read_pid(job_dir)
-        if pid is not None:
-            with contextlib.suppress(OSError):
-                os.killpg(pid, signal.SIGTERM)
         # Until the new driver holds the lock, the job must read as pending, not ended.
         for name in ("supervisor.pid", "exit.json"):
             (job_dir / name).unlink(missing_ok=True)
@@ -242,6 +237,9 @@ class LocalBackend(Backend):
             state = JobState.CANCELLING if record.state == JobState.CANCELLING else JobState.RUNNING
             return JobStatus(state, metrics=metrics)
         if (job_dir / "supervisor.pid").exists():
+            # Nobody captures the nodes' output or outcome any more: stop what is left
+            # rather than let it run on unseen.
+            stop_orphaned_nodes(job_dir)
             if record.kind == "tuning":
                 return JobStatus(
                     JobState.FAILED,
@@ -261,10 +259,11 @@ class LocalBackend(Backend):
         job_dir = self.job_dir(record.id)
         pid = _read_pid(job_dir)
         if pid is not None and _supervisor_alive(job_dir):
-            # The supervisor leads its own session: signal the whole group, so processes
-            # the training script started stop too.
+            # The supervisor (or tuning driver) stops its nodes, each a process group.
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGTERM)
+                os.kill(pid, signal.SIGTERM)
+        else:
+            stop_orphaned_nodes(job_dir)
 
     # -- logs --------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ records the outcome in ``exit.json`` and the job store.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -93,21 +95,13 @@ class Supervisor:
     def _finish(self, state: JobState, code: Optional[int], message: Optional[str]) -> int:
         if message:
             self.say(f"job {state.value}: {message}")
-        outcome = {
-            "state": state.value,
-            "exit_code": code,
-            "message": message,
-            "ended_at": time.time(),
-        }
-        tmp = self.job_dir / "exit.json.tmp"
-        tmp.write_text(json.dumps(outcome))
-        os.replace(tmp, self.job_dir / "exit.json")
-        self.store.update(
+        record_outcome(
+            self.job_dir,
+            self.store,
             self.job_id,
-            unless_ended=True,
-            state=state,
-            exit_code=code,
-            message=message,
+            state,
+            code,
+            message,
             metrics=read_metrics(self.job_dir),
         )
         self.log.close()
@@ -123,7 +117,7 @@ class Supervisor:
         with self._lock:
             for child in self.children:
                 if child.poll() is None:
-                    child.send_signal(signum)
+                    signal_group(child.pid, signum)
         threading.Thread(target=self._kill_after_grace, daemon=True).start()
 
     def _kill_after_grace(self) -> None:
@@ -134,7 +128,7 @@ class Supervisor:
             time.sleep(0.1)
         for child in self.children:
             if child.poll() is None:
-                child.kill()
+                signal_group(child.pid, signal.SIGKILL)
 
     # -- nodes -------------------------------------------------------------------------
 
@@ -164,6 +158,9 @@ class Supervisor:
         port = free_port()
         threads = []
         for rank in range(nodes):
+            # Each node leads its own process group: stopping a node stops what the
+            # training script started too, and nothing else (not the supervisor, not
+            # the other trials of a tuning job).
             child = subprocess.Popen(
                 self.plan["bootstrap"],
                 cwd=self.plan["workdir"],
@@ -171,7 +168,9 @@ class Supervisor:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
+            (self.job_dir / f"node-{rank}.pid").write_text(str(child.pid))
             with self._lock:
                 self.children.append(child)
             if self.cancelled:  # a cancel that raced the start
@@ -222,19 +221,67 @@ class Supervisor:
             shutil.copytree(self.job_dir / "artifacts" / kind, destination, dirs_exist_ok=True)
 
 
+def signal_group(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)
+
+
+def stop_orphaned_nodes(job_dir: Path) -> None:
+    """Stop node processes whose supervisor died (``kill -9``): each leads its own group.
+
+    A pid is signalled only while it still runs this job's bootstrap (its command line
+    names the job dir), so a recycled pid is never hit.
+    """
+    for pid_file in job_dir.glob("node-*.pid"):
+        try:
+            pid = int(pid_file.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if str(job_dir).encode() in cmdline:
+            signal_group(pid, signal.SIGKILL)
+
+
+def record_outcome(
+    job_dir: Path,
+    store: Store,
+    job_id: str,
+    state: JobState,
+    code: Optional[int],
+    message: Optional[str],
+    **changes: Any,
+) -> None:
+    """How a job ended: ``exit.json`` (atomically; what ``status`` reads) and the store.
+
+    The store keeps the first end it is told (``unless_ended``), so a ``cancel`` that
+    raced the job's own end does not overwrite it.
+    """
+    outcome = {"state": state.value, "exit_code": code, "message": message, "ended_at": time.time()}
+    tmp = job_dir / "exit.json.tmp"
+    tmp.write_text(json.dumps(outcome))
+    os.replace(tmp, job_dir / "exit.json")
+    store.update(job_id, unless_ended=True, state=state, exit_code=code, message=message, **changes)
+
+
 def read_metrics(job_dir: Path) -> dict[str, float]:
     """Each metric's last value from the bootstrap's ``metrics.jsonl``."""
-    last: dict[str, float] = {}
     try:
         with open(job_dir / "metrics.jsonl", encoding="utf-8") as f:
-            for line in f:
-                try:
-                    item = json.loads(line)
-                    last[item["name"]] = float(item["value"])
-                except (ValueError, KeyError, TypeError):
-                    continue
+            return parse_metrics(f)
     except FileNotFoundError:
-        pass
+        return {}
+
+
+def parse_metrics(lines: Iterable[str]) -> dict[str, float]:
+    """Each metric's last value from ``metrics.jsonl`` lines (cloud backends read the file
+    the bootstrap wrote in the job's storage)."""
+    last: dict[str, float] = {}
+    for line in lines:
+        try:
+            item = json.loads(line)
+            last[item["name"]] = float(item["value"])
+        except (ValueError, KeyError, TypeError):
+            continue
     return last
 
 

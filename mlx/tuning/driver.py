@@ -25,9 +25,14 @@ from typing import Any, Optional
 
 from mlx.backends.base import JobState
 from mlx.backends.local import LocalBackend
-from mlx.backends.local_run import Supervisor, acquire_lock
+from mlx.backends.local_run import (
+    Supervisor,
+    acquire_lock,
+    record_outcome,
+    stop_orphaned_nodes,
+)
 from mlx.ids import trial_id
-from mlx.logfiles import MLX_LOG, LogWriter
+from mlx.logfiles import MLX_LOG, FileTail, LogWriter
 from mlx.spec import JobSpec, spec_from_record
 from mlx.store import JobRecord, Store
 from mlx.tuning import space
@@ -36,24 +41,17 @@ POLL_SECONDS = 0.05  # how often running trials' metrics are read
 STUDY_FILE = "study.journal"
 
 
-class MetricTail:
+class MetricTail(FileTail):
     """New values of one metric from a trial's ``metrics.jsonl``, as they are written."""
 
     def __init__(self, path: Path, metric: str) -> None:
-        self.path, self.metric = path, metric
-        self._offset, self._partial, self.count = 0, b"", 0
+        super().__init__(path)
+        self.metric = metric
+        self.count = 0
 
     def read(self) -> list[tuple[int, float]]:
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self._offset)
-                data = f.read()
-        except FileNotFoundError:
-            return []
-        self._offset += len(data)
-        *lines, self._partial = (self._partial + data).split(b"\n")
         values = []
-        for line in lines:
+        for line in self.read_lines():
             item = json.loads(line)
             if item.get("name") == self.metric:
                 self.count += 1
@@ -138,6 +136,7 @@ class LocalTuner:
 
         for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             job_id = trial_id(self.parent.id, frozen.number)
+            stop_orphaned_nodes(self.backend.job_dir(job_id))
             with contextlib.suppress(Exception):
                 self.store.update(
                     job_id,
@@ -306,21 +305,8 @@ class LocalTuner:
             state, message = JobState.SUCCEEDED, None
         else:
             state, message = JobState.FAILED, "no trial succeeded"
-        outcome = {
-            "state": state.value,
-            "exit_code": 0 if complete else 1,
-            "message": message,
-            "ended_at": time.time(),
-        }
-        tmp = self.job_dir / "exit.json.tmp"
-        tmp.write_text(json.dumps(outcome))
-        os.replace(tmp, self.job_dir / "exit.json")
-        self.store.update(
-            self.parent.id,
-            unless_ended=True,
-            state=state,
-            message=message,
-            exit_code=outcome["exit_code"],
+        record_outcome(
+            self.job_dir, self.store, self.parent.id, state, 0 if complete else 1, message
         )
         self.say(f"tuning {state.value}" + (f": {message}" if message else ""))
         return 0 if state == JobState.SUCCEEDED else 1

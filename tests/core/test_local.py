@@ -399,6 +399,33 @@ def test_cancel_stops_the_whole_process_group(mlx, tmp_path: Path) -> None:
     assert again.exit_code == 1 and "already ended (cancelled)" in again.stderr
 
 
+def test_a_killed_supervisor_fails_the_job_and_stops_its_orphaned_nodes(
+    mlx, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "script.pid"
+    write(
+        tmp_path / "hang.py",
+        f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)\n",
+    )
+    spec = write(tmp_path / "job.yaml", "name: orphan\ncommand: python hang.py\n")
+    job_id = json.loads(mlx("train", spec, "--detach", "--json").stdout)["id"]
+    _wait_for_file(pid_file)
+    job_dir = Path(os.environ["MLX_HOME"]) / "jobs" / job_id
+    os.kill(int((job_dir / "supervisor.pid").read_text()), signal.SIGKILL)
+    assert not _gone(int(pid_file.read_text()), timeout=0.5)  # orphaned, still running
+    status = json.loads(mlx("status", job_id, "--json").stdout)
+    assert status["state"] == "failed"
+    assert "supervisor stopped unexpectedly" in status["message"]
+    assert _gone(int(pid_file.read_text()))
+
+
+def _wait_for_file(path: Path, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists() or not path.read_text():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.1)
+
+
 def test_eight_detached_trains_at_once_are_all_recorded_and_finish(mlx, tmp_path: Path) -> None:
     write(tmp_path / "quick.py", "print('done')\n")
     spec = write(tmp_path / "job.yaml", "name: burst\ncommand: python quick.py\n")
