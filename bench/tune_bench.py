@@ -115,6 +115,25 @@ def search(trials: int, seeds: int, env: dict[str, str]) -> dict[str, list[float
     return results
 
 
+def tpe_reference(trials: int, seeds: int) -> list[float]:
+    """Optuna's default TPE on the same function, in-process: what `bayesian` would be
+    without mlx's Gaussian-process sampler."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    def objective(trial: optuna.Trial) -> float:
+        x, y = trial.suggest_float("x", -10, 10), trial.suggest_float("y", -10, 10)
+        return (x - 3) ** 2 + (y + 1) ** 2
+
+    bests = []
+    for seed in range(seeds):
+        study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
+        study.optimize(objective, n_trials=trials)
+        bests.append(study.best_value)
+    return bests
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=20)
@@ -147,6 +166,7 @@ def main() -> None:
     )
     print("| algorithm | mean best | median best | worst |")
     print("|---|---:|---:|---:|")
+    r["Optuna TPE (reference)"] = tpe_reference(args.trials, args.seeds)
     for name, values in r.items():
         print(
             f"| {name} | {statistics.mean(values):.4f} | {statistics.median(values):.4f} | "
