@@ -98,12 +98,13 @@ def watch(store: Store, parent: JobRecord, console: Any) -> JobRecord:
         with Live(
             table(store, parent), console=console, refresh_per_second=4, transient=False
         ) as live:
-            while True:
+            while not parent.state.terminal:
+                time.sleep(REFRESH_SECONDS)
                 parent = jobs.refresh(parent, store)
                 live.update(table(store, parent))
-                if parent.state.terminal:
-                    return parent
-                time.sleep(REFRESH_SECONDS)
+        if not console.is_terminal:
+            console.print()  # Live leaves its last frame without a newline off a terminal
+        return parent
     except KeyboardInterrupt:
         from mlx.errors import Interrupted
 

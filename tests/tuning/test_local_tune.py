@@ -360,3 +360,17 @@ def test_tune_needs_a_tune_block_and_translate_shows_the_study(mlx, tmp_path: Pa
         "scale": "linear",
     }
     assert json.loads(mlx("jobs", "--json").stdout) == []
+
+
+def test_human_output_is_the_trial_table_and_the_best_trial(mlx, tmp_path: Path) -> None:
+    spec = quadratic_spec(tmp_path, max_trials=3, algorithm="random", seed=1)
+    result = mlx("tune", spec)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].endswith("· succeeded")
+    assert lines[1].split() == ["trial", "parameters", "state", "loss", "duration"]
+    assert [line.split()[0] for line in lines[2:]] == ["0", "1", "2"]
+    assert all("succeeded" in line for line in lines[2:])
+    assert result.stdout.endswith("\n")
+    best = json.loads(mlx("status", lines[0].split()[0], "--json").stdout)["best"]
+    assert f"Best trial #{best['number']}: loss={best['objective']:.6g}" in result.stderr
