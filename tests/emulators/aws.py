@@ -88,6 +88,7 @@ class AwsServer:
         self.sagemaker = SageMakerJobs()
         self.log_page_size = 10_000  # FilterLogEvents page size (CloudWatch's: 10,000)
         self._requests: list[tuple[str, dict[str, Any]]] = []
+        self._log_cache: Optional[tuple[Any, list[dict[str, Any]], list[tuple[int, int]]]] = None
         self._lock = threading.RLock()
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._server: Optional[BaseWSGIServer] = None
@@ -124,6 +125,7 @@ class AwsServer:
             self.plan.clear()
             self.sagemaker = SageMakerJobs()
             self.log_page_size = 10_000
+            self._log_cache = None
             self._requests.clear()
 
     # ---- what tests call
@@ -250,9 +252,9 @@ class AwsServer:
             if fault is not None and fault.kind == "slow":
                 time.sleep(fault.delay)
             reply = self._handle(environ, call)
-        start_response(reply.status, reply.headers)
         if fault is not None and fault.kind == "reset":
-            return _cut(environ, reply.body, fault.after_bytes)
+            _cut(environ, reply, fault.after_bytes)
+        start_response(reply.status, reply.headers)
         return reply.body
 
     def _handle(self, environ: dict[str, Any], call: _Call) -> _Reply:
@@ -310,8 +312,8 @@ class AwsServer:
         if group is None:
             raise ApiError("ResourceNotFoundException", "The specified log group does not exist.")
         streams = [s for name, s in list(group.streams.items()) if _stream_wanted(name, body)]
-        events = sorted(_log_events(streams, body), key=_event_key)
-        start = bisect.bisect_right([_event_key(e) for e in events], _read_token(body))
+        events, keys = self._matching_events(call.region, streams, body)
+        start = bisect.bisect_right(keys, _read_token(body))
         page = events[start : start + min(int(body.get("limit") or 10_000), self.log_page_size)]
         answer: dict[str, Any] = {
             "events": page,
@@ -322,6 +324,21 @@ class AwsServer:
         if start + len(page) < len(events):
             answer["nextToken"] = "f/{}/{}".format(*_event_key(page[-1]))
         return answer
+
+    def _matching_events(
+        self, region: str, streams: list[Any], body: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], list[tuple[int, int]]]:
+        """The query's events in time order, and their sort keys. The last answer is kept
+        while no stream grows, so reading N pages costs about N pages, not N whole scans
+        (CloudWatch's own search is indexed)."""
+        fields = ("logGroupName", "startTime", "endTime", "filterPattern")
+        query = tuple(body.get(k) for k in fields)
+        names = tuple(s.log_stream_name for s in streams)
+        stamp = (region, query, names, tuple(len(s.events) for s in streams))
+        if self._log_cache is None or self._log_cache[0] != stamp:
+            events = sorted(_log_events(streams, body), key=_event_key)
+            self._log_cache = (stamp, events, [_event_key(e) for e in events])
+        return self._log_cache[1], self._log_cache[2]
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -353,23 +370,28 @@ def _fault_reply(call: _Call, fault: Fault) -> _Reply:
     return _error(call, fault.status, "ServiceUnavailable", "Service unavailable (injected)")
 
 
-def _cut(environ: dict[str, Any], body: Iterable[bytes], after_bytes: int) -> Iterator[bytes]:
-    """Send the headers and ``after_bytes`` of ``body``, then drop the connection."""
-    yield b""  # werkzeug sends the status line and headers on the first write
-    sent = 0
-    try:
-        for chunk in body:
-            part = chunk[: after_bytes - sent]
-            if part:
-                yield part
-                sent += len(part)
-            if sent >= after_bytes:
-                break
-    finally:
-        close = getattr(body, "close", None)
-        if close is not None:
-            close()
-    environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+def _cut(environ: dict[str, Any], reply: _Reply, after_bytes: int) -> None:
+    """Send the status line, the headers and ``after_bytes`` of the body straight to the
+    socket, then drop the connection (``after_bytes=0``: drop it before any answer).
+
+    A JSON answer cut short is not always an error to the client (botocore 1.44 with
+    urllib3 2.8 parsed a 10-byte prefix of an 81-byte answer as a success); a lost answer
+    is, so "the service acted but the client never heard" uses ``after_bytes=0``.
+
+    Written past werkzeug on purpose: how its writer buffers the first chunks differs
+    between releases (3.1.9 delivered the whole body of a generator that stopped early).
+    """
+    body = b"".join(reply.body)
+    close = getattr(reply.body, "close", None)
+    if close is not None:
+        close()
+    head = [f"HTTP/1.1 {reply.status}"]
+    head += [f"{k}: {v}" for k, v in reply.headers if k.lower() != "content-length"]
+    head += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
+    sock = environ["werkzeug.socket"]
+    if after_bytes > 0:  # 0: the connection drops before a byte of the answer
+        sock.sendall("\r\n".join(head).encode("latin-1") + body[:after_bytes])
+    sock.shutdown(socket.SHUT_RDWR)
     # werkzeug takes a ConnectionError for a client that went away: it appends nothing.
     raise ConnectionResetError("injected reset")
 

@@ -338,7 +338,7 @@ def test_a_reset_create_is_retried_into_resource_in_use(aws: AwsServer) -> None:
     # The service created the job, the answer was lost, botocore retried: callers of
     # CreateTrainingJob must expect ResourceInUse for a job they did create.
     sm = aws.client("sagemaker")
-    aws.plan.add("CreateTrainingJob", "reset", after_bytes=10)
+    aws.plan.add("CreateTrainingJob", "reset", after_bytes=0)
     with pytest.raises(ClientError) as error:
         sm.create_training_job(**training_request("job-1"))
     assert error_code(error) == "ResourceInUse"
