@@ -39,7 +39,7 @@ from mlx.backends.base import (
     Progress,
     Submission,
 )
-from mlx.backends.local_run import read_metrics, stop_orphaned_nodes
+from mlx.backends.local_run import CANCEL_MARKER, read_metrics, stop_orphaned_nodes
 from mlx.bootstrap_package import bootstrap_path
 from mlx.errors import BackendError
 from mlx.logfiles import LogTailer, log_files, merge_by_time
@@ -257,6 +257,8 @@ class LocalBackend(Backend):
 
     def cancel(self, record: JobRecord) -> None:
         job_dir = self.job_dir(record.id)
+        if job_dir.is_dir():
+            (job_dir / CANCEL_MARKER).touch()
         pid = _read_pid(job_dir)
         if pid is not None and _supervisor_alive(job_dir):
             # The supervisor (or tuning driver) stops its nodes, each a process group.

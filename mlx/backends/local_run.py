@@ -77,6 +77,8 @@ class Supervisor:
             self._fetch_remote_inputs()
         except Exception as e:
             return self._finish(JobState.FAILED, 1, f"could not download an input: {e}")
+        if cancel_requested(self.job_dir):
+            self.cancelled = True
         if self.cancelled:
             return self._finish(JobState.CANCELLED, None, f"{self.cancel_reason} before it started")
         codes = self._run_nodes()
@@ -173,8 +175,9 @@ class Supervisor:
             (self.job_dir / f"node-{rank}.pid").write_text(str(child.pid))
             with self._lock:
                 self.children.append(child)
-            if self.cancelled:  # a cancel that raced the start
-                child.send_signal(signal.SIGTERM)
+            if self.cancelled or cancel_requested(self.job_dir):  # it raced the start
+                self.cancelled = True
+                signal_group(child.pid, signal.SIGTERM)
             thread = threading.Thread(target=self._pump, args=(rank, child), daemon=True)
             thread.start()
             threads.append(thread)
@@ -219,6 +222,15 @@ class Supervisor:
         for kind, destination in self.plan.get("copy_outputs", {}).items():
             self.say(f"copying {kind} to {destination}")
             shutil.copytree(self.job_dir / "artifacts" / kind, destination, dirs_exist_ok=True)
+
+
+CANCEL_MARKER = "cancel-requested"
+
+
+def cancel_requested(job_dir: Path) -> bool:
+    """``mlx cancel`` leaves this marker first, so a job cancelled before its supervisor
+    was up (or could take a signal) still never runs."""
+    return (job_dir / CANCEL_MARKER).exists()
 
 
 def signal_group(pid: int, signum: int) -> None:
@@ -291,10 +303,11 @@ def main(argv: list[str]) -> int:
     if fd is None:
         print(f"another supervisor runs {job_dir}", file=sys.stderr)
         return 1
-    (job_dir / "supervisor.pid").write_text(str(os.getpid()))
     supervisor = Supervisor(job_dir)
     signal.signal(signal.SIGTERM, lambda signum, _frame: supervisor.cancel(signum=signum))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the mlx command
+    # Only now may `mlx cancel` find a pid to signal: the handler is in place.
+    (job_dir / "supervisor.pid").write_text(str(os.getpid()))
     return supervisor.run()
 
 

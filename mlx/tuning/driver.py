@@ -28,6 +28,7 @@ from mlx.backends.local import LocalBackend
 from mlx.backends.local_run import (
     Supervisor,
     acquire_lock,
+    cancel_requested,
     record_outcome,
     stop_orphaned_nodes,
 )
@@ -277,6 +278,8 @@ class LocalTuner:
         )
         counted = self._counted(study)
         while True:
+            if not self.cancelled and cancel_requested(self.job_dir):
+                self.cancel()  # cancelled before this driver could take a signal
             if not self.cancelled:
                 remaining = self.target - counted - len(self.running)
                 while remaining > 0 and len(self.running) < self.tune.parallel_trials:
@@ -323,10 +326,11 @@ def main(argv: list[str]) -> int:
     if fd is None:
         print(f"another driver runs {job_dir}", file=sys.stderr)
         return 1
-    (job_dir / "supervisor.pid").write_text(str(os.getpid()))
     tuner = LocalTuner(job_dir)
     signal.signal(signal.SIGTERM, lambda *_: tuner.cancel())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Only now may `mlx cancel` find a pid to signal: the handler is in place.
+    (job_dir / "supervisor.pid").write_text(str(os.getpid()))
     try:
         return tuner.run()
     except Exception as e:

@@ -419,6 +419,25 @@ def test_a_killed_supervisor_fails_the_job_and_stops_its_orphaned_nodes(
     assert _gone(int(pid_file.read_text()))
 
 
+def test_cancel_right_after_detach_stops_the_job_for_good(mlx, tmp_path: Path) -> None:
+    """A cancel that lands before the supervisor can take a signal must still stop it."""
+    write(tmp_path / "hold.py", "import time\ntime.sleep(120)\n")
+    spec = write(
+        tmp_path / "job.yaml", "name: early\ncommand: python hold.py\nresources: {nodes: 2}\n"
+    )
+    job_id = json.loads(mlx("train", spec, "--detach", "--json").stdout)["id"]
+    result = mlx("cancel", job_id)
+    assert result.exit_code == 0, result.stderr
+    job_dir = Path(os.environ["MLX_HOME"]) / "jobs" / job_id
+    deadline = time.monotonic() + 20
+    while (job_dir / "supervisor.pid").exists() and not (job_dir / "exit.json").exists():
+        assert time.monotonic() < deadline, "the supervisor kept running"
+        time.sleep(0.1)
+    assert json.loads(mlx("status", job_id, "--json").stdout)["state"] == "cancelled"
+    for pid_file in job_dir.glob("node-*.pid"):
+        assert _gone(int(pid_file.read_text()))
+
+
 def _wait_for_file(path: Path, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists() or not path.read_text():
