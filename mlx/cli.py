@@ -64,10 +64,10 @@ def _store() -> Any:
 
 
 def _find(store: Any, job: str, trial: Optional[str] = None) -> Any:
-    record = store.find(job)
-    if trial is not None:
-        from mlx.jobs import find_trial
+    from mlx.jobs import find_job, find_trial
 
+    record = find_job(store, job)
+    if trial is not None:
         record = find_trial(store, record, trial)
     return record
 

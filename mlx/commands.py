@@ -194,10 +194,12 @@ def list_jobs(
     as_json: bool,
 ) -> None:
     wanted = [_parse_state(s) for s in states]
+    # A job not ended when last seen may be in a wanted state by now: list it too, refresh.
+    candidates = wanted and [*wanted, *(s for s in JobState if not s.terminal and s not in wanted)]
     records = store.list(
-        provider=provider, states=wanted or None, since=jobs.parse_since(since), limit=limit
+        provider=provider, states=candidates or None, since=jobs.parse_since(since), limit=limit
     )
-    records = [jobs.refresh(r, store) if r.provider == "local" else r for r in records]
+    records = jobs.refresh_listed(records, store)
     if wanted:  # a refresh may have moved a job out of the asked-for states
         records = [r for r in records if r.state in wanted]
     if as_json:

@@ -14,13 +14,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 from mlx.backends import get_backend
-from mlx.backends.base import Backend, JobState, LogLine, LogQuery
+from mlx.backends.base import Backend, JobState, JobStatus, LogLine, LogQuery
 from mlx.errors import BackendError, Interrupted, MlxError
 from mlx.ids import new_job_id
 from mlx.spec import JobSpec, check_for_provider
 from mlx.store import JobRecord, Store
-
-WAIT_POLL_SECONDS = 2.0
 
 
 def backend_for(record: JobRecord) -> Backend:
@@ -30,6 +28,7 @@ def backend_for(record: JobRecord) -> Backend:
 def translate(spec: JobSpec, job_id: Optional[str] = None, tuning: bool = False) -> dict[str, Any]:
     """``{"provider", "kind", "request"}``: what ``train``/``tune`` would send; no call made."""
     check_for_provider(spec, spec.provider)
+    warn_plain_credentials(spec)
     backend = get_backend(spec.provider)
     job_id = job_id or new_job_id(spec.name)
     if tuning:
@@ -41,6 +40,59 @@ def translate(spec: JobSpec, job_id: Optional[str] = None, tuning: bool = False)
         "kind": "tuning" if tuning else "training",
         "request": request,
     }
+
+
+def find_job(store: Store, ref: str) -> JobRecord:
+    """A job by id, unique prefix or ``provider:native-id``; a native id the store does not
+    know is looked up with its provider (``Backend.adopt``) and recorded."""
+    from mlx.errors import JobNotFound
+
+    try:
+        return store.find(ref)
+    except JobNotFound:
+        provider, sep, native = ref.partition(":")
+        if not sep or provider not in _adoptable():
+            raise
+    fields = get_backend(provider).adopt(native)
+    now = time.time()
+    record = JobRecord(
+        id=_adopted_id(store, provider, native),
+        provider=provider,
+        native_id=native,
+        updated_at=now,
+        **{"created_at": now, **fields},
+    )
+    store.insert(record)
+    return store.get(record.id)
+
+
+def _adoptable() -> list[str]:
+    from mlx.backends import available
+
+    return [name for name in available() if name != "local"]
+
+
+def _adopted_id(store: Store, provider: str, native: str) -> str:
+    """A store id for an adopted job: its native id where that is a free, valid job id."""
+    from mlx.errors import JobNotFound
+    from mlx.ids import JOB_ID_RE, new_job_id
+
+    candidate = re.sub(r"[^a-z0-9-]+", "-", native.lower()).strip("-")[:63].rstrip("-")
+    if not JOB_ID_RE.match(candidate):
+        return new_job_id(provider)
+    try:
+        store.get(candidate)
+    except JobNotFound:
+        return candidate
+    return new_job_id(candidate[:56].rstrip("-"))
+
+
+def warn_plain_credentials(spec: JobSpec) -> None:
+    from mlx.console import warn
+    from mlx.secret_scan import credential_warnings
+
+    for message in credential_warnings(spec.env):
+        warn(message)
 
 
 def require_tune(spec: JobSpec) -> JobSpec:
@@ -59,6 +111,7 @@ def launch(spec: JobSpec, store: Store, *, kind: str = "training") -> JobRecord:
     the job is still listed, and ``status`` resolves what became of it.
     """
     check_for_provider(spec, spec.provider)
+    warn_plain_credentials(spec)
     if kind == "tuning":
         require_tune(spec)
     backend = get_backend(spec.provider)
@@ -109,11 +162,12 @@ def resume_tuning(record: JobRecord, store: Store) -> JobRecord:
     return record
 
 
-def refresh(record: JobRecord, store: Store) -> JobRecord:
-    """Ask the provider for the job's state and save what changed."""
+def refresh(record: JobRecord, store: Store, status: Optional[JobStatus] = None) -> JobRecord:
+    """Ask the provider for the job's state (unless ``status`` is known) and save what
+    changed."""
     if record.state.terminal:
         return record
-    status = backend_for(record).status(record)
+    status = status or backend_for(record).status(record)
     changes: dict[str, Any] = {}
     if status.state != record.state:
         changes["state"] = status.state
@@ -128,7 +182,28 @@ def refresh(record: JobRecord, store: Store) -> JobRecord:
         record = store.get(record.id)
     if record.kind == "tuning":
         sync_trials(record, store)
+        record = store.get(record.id)  # with the best trial sync_trials just recorded
     return record
+
+
+def refresh_listed(records: list[JobRecord], store: Store) -> list[JobRecord]:
+    """Fresh states for a listing: local jobs from their files, cloud jobs from one
+    server-side list per provider where the backend has one (``Backend.list_states``)."""
+    fresh: dict[str, JobStatus] = {}
+    for provider in {r.provider for r in records if r.provider != "local"}:
+        group = [r for r in records if r.provider == provider and not r.state.terminal]
+        if not group:
+            continue
+        try:
+            fresh.update(get_backend(provider).list_states(group))
+        except MlxError as e:  # offline, no credentials: list what the store knows
+            from mlx.console import warn
+
+            warn(f"{provider} jobs are shown as last seen: {e.message}")
+    return [
+        refresh(r, store, fresh.get(r.id)) if r.provider == "local" or r.id in fresh else r
+        for r in records
+    ]
 
 
 def sync_trials(parent: JobRecord, store: Store) -> None:
@@ -229,6 +304,8 @@ def format_line(line: LogLine, multi_node: bool, timestamps: bool = False) -> st
     prefix = ""
     if line.node is None:
         prefix = "[mlx] "
+    elif line.process is not None:
+        prefix = f"[node-{line.node}/proc-{line.process}] "
     elif multi_node:
         prefix = f"[node-{line.node}] "
     if timestamps:
@@ -259,11 +336,12 @@ def follow(
 def wait(record: JobRecord, store: Store, timeout: Optional[float] = None) -> JobRecord:
     """Poll until the job is terminal (or ``timeout`` seconds pass)."""
     deadline = None if timeout is None else time.monotonic() + timeout
+    poll_seconds = backend_for(record).poll_seconds
     record = refresh(record, store)
     while not record.state.terminal:
         if deadline is not None and time.monotonic() > deadline:
             break
-        time.sleep(0.2 if record.provider == "local" else WAIT_POLL_SECONDS)
+        time.sleep(poll_seconds)
         record = refresh(record, store)
     return record
 
@@ -293,14 +371,12 @@ def pull(
     from mlx import transfer
 
     backend = backend_for(record)
+    batch = backend.pull_many(record, include, exclude, dest, show_progress)
+    if batch is not None:
+        return batch
     chosen = transfer.select(backend.list_artifacts(record), include, exclude)
     if not chosen:
-        raise MlxError(
-            f"no artifacts of {record.id} match"
-            + (f" --include {' '.join(include)}" if include else "")
-            + (f" --exclude {' '.join(exclude)}" if exclude else ""),
-            hint=f"`mlx pull-artifacts {record.id} --list` shows what there is.",
-        )
+        raise nothing_matches(record, include, exclude)
 
     def download(artifact: Any, target: Path, progress: Any) -> None:
         try:
@@ -308,7 +384,22 @@ def pull(
         except OSError as e:
             raise BackendError(f"downloading {artifact.path} failed: {e}") from e
 
-    return transfer.pull(chosen, dest, download, show_progress=show_progress)
+    return transfer.pull(
+        chosen,
+        dest,
+        download,
+        local_checksum=backend.local_checksum,
+        show_progress=show_progress,
+    )
+
+
+def nothing_matches(record: JobRecord, include: list[str], exclude: list[str]) -> MlxError:
+    return MlxError(
+        f"no artifacts of {record.id} match"
+        + (f" --include {' '.join(include)}" if include else "")
+        + (f" --exclude {' '.join(exclude)}" if exclude else ""),
+        hint=f"`mlx pull-artifacts {record.id} --list` shows what there is.",
+    )
 
 
 def list_artifacts(record: JobRecord, include: list[str], exclude: list[str]) -> list[Any]:

@@ -59,6 +59,13 @@ def _as_text(value: Any) -> Any:
     return value
 
 
+def _valid_duration(value: Any) -> Any:
+    """``value`` unchanged when it is None or a duration ``parse_duration`` reads."""
+    if value is not None:
+        parse_duration(value)
+    return value
+
+
 class Resources(_Model):
     """What one node needs. The catalog turns this into each provider's machine type."""
 
@@ -92,9 +99,7 @@ class Resources(_Model):
     @field_validator("max_runtime")
     @classmethod
     def _check_duration(cls, value: Any) -> Any:
-        if value is not None:
-            parse_duration(value)
-        return value
+        return _valid_duration(value)
 
     @property
     def accelerator_request(self) -> Optional[AcceleratorRequest]:
@@ -222,6 +227,30 @@ class SageMakerSettings(_Model):
     region: Optional[str] = None
     bucket: Optional[str] = Field(None, description="bucket for code, inputs and artifacts")
     profile: Optional[str] = Field(None, description="AWS profile name")
+    prefix: str = Field("mlx", description="key prefix in the bucket: s3://bucket/<prefix>/<job>/")
+    subnets: list[str] = Field(default_factory=list, description="VPC subnets for the job")
+    security_group_ids: list[str] = Field(default_factory=list, description="with `subnets`")
+    kms_key_id: Optional[str] = Field(None, description="KMS key for output and volumes")
+    max_wait: Optional[Union[int, str]] = Field(
+        None, description="spot only: how long to wait for capacity plus run (default 2x)"
+    )
+    max_attempts: int = Field(6, ge=1, le=20, description="attempts per AWS call (retries)")
+    endpoints: dict[Literal["sagemaker", "s3", "logs"], str] = Field(
+        default_factory=dict, description="endpoint URLs (private endpoints, GovCloud)"
+    )
+
+    @field_validator("max_wait")
+    @classmethod
+    def _check_max_wait(cls, value: Any) -> Any:
+        return _valid_duration(value)
+
+    @field_validator("prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        value = value.strip("/")
+        if not value or not re.fullmatch(r"[A-Za-z0-9!_.*'()/-]+", value):
+            raise ValueError("a key prefix such as mlx or teams/vision/mlx")
+        return value
 
 
 class VertexSettings(_Model):
@@ -237,7 +266,13 @@ class AzureSettings(_Model):
     resource_group: Optional[str] = None
     workspace: Optional[str] = None
     compute: Optional[str] = Field(None, description="compute cluster name")
-    datastore: str = "workspaceblobstore"
+    datastore: str = Field("workspaceblobstore", description="where artifacts go: mlx/<job>/")
+    input_mode: Literal["ro_mount", "download"] = Field(
+        "ro_mount", description="how remote inputs reach the job"
+    )
+    early_termination: Literal["bandit", "median", "truncation"] = Field(
+        "median", description="sweep policy when `tune.early_stopping` is on"
+    )
 
 
 class JobSpec(_Model):

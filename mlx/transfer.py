@@ -19,18 +19,26 @@ from mlx.errors import MlxError
 MAX_PARALLEL = 8
 
 
+def matches(path: str, pattern: str) -> bool:
+    """``pattern`` (a glob) matches ``path`` or a directory above it (``model`` matches
+    ``model/x.json``)."""
+    pattern = pattern.strip("/")
+    return fnmatch.fnmatchcase(path, pattern) or path.startswith(pattern + "/")
+
+
+def wanted(path: str, include: list[str], exclude: list[str]) -> bool:
+    """Matches any ``include`` glob (or there is none) and no ``exclude`` glob."""
+    if include and not any(matches(path, p) for p in include):
+        return False
+    return not any(matches(path, p) for p in exclude)
+
+
 def select(artifacts: list[Artifact], include: list[str], exclude: list[str]) -> list[Artifact]:
     """Artifacts matching any ``include`` glob (all when none) and no ``exclude`` glob.
 
     A glob also matches a directory prefix: ``model`` selects everything under ``model/``.
     """
-
-    def matches(path: str, pattern: str) -> bool:
-        pattern = pattern.strip("/")
-        return fnmatch.fnmatchcase(path, pattern) or path.startswith(pattern + "/")
-
-    chosen = [a for a in artifacts if not include or any(matches(a.path, p) for p in include)]
-    return [a for a in chosen if not any(matches(a.path, p) for p in exclude)]
+    return [a for a in artifacts if wanted(a.path, include, exclude)]
 
 
 def safe_target(dest: Path, relative: str) -> Path:
@@ -45,10 +53,15 @@ def safe_target(dest: Path, relative: str) -> Path:
     return target
 
 
-def is_current(
-    target: Path, artifact: Artifact, local_checksum: Callable[[Path], str] | None
-) -> bool:
-    """True when ``target`` already holds ``artifact`` (same size, and same checksum or newer)."""
+LocalChecksum = Callable[[Path, Artifact], Optional[str]]
+
+
+def is_current(target: Path, artifact: Artifact, local_checksum: LocalChecksum | None) -> bool:
+    """True when ``target`` already holds ``artifact`` (same size, and same checksum or newer).
+
+    ``local_checksum(target, artifact)`` computes the local file's checksum in the form of
+    ``artifact.checksum`` (an S3 multipart ETag needs the part count); None: not computable.
+    """
     try:
         stat = target.stat()
     except FileNotFoundError:
@@ -56,8 +69,15 @@ def is_current(
     if stat.st_size != artifact.size:
         return False
     if artifact.checksum and local_checksum is not None:
-        return local_checksum(target) == artifact.checksum
+        local = local_checksum(target, artifact)
+        if local is not None:
+            return local == artifact.checksum
     return artifact.modified is not None and stat.st_mtime >= artifact.modified
+
+
+def part_path(target: Path) -> Path:
+    """A temporary sibling of ``target``, unique to this process and thread."""
+    return target.with_name(f".{target.name}.mlx-part-{os.getpid()}-{threading.get_ident()}")
 
 
 @dataclass
@@ -76,7 +96,7 @@ def pull(
     dest: Path,
     download: Download,
     *,
-    local_checksum: Optional[Callable[[Path], str]] = None,
+    local_checksum: Optional[LocalChecksum] = None,
     show_progress: bool = True,
 ) -> PullResult:
     """Fetch ``artifacts`` into ``dest`` in parallel; each file lands atomically."""
@@ -106,9 +126,7 @@ def pull(
 
         def fetch(artifact: Artifact, target: Path) -> str:
             target.parent.mkdir(parents=True, exist_ok=True)
-            part = target.with_name(
-                f".{target.name}.mlx-part-{os.getpid()}-{threading.get_ident()}"
-            )
+            part = part_path(target)
             try:
                 download(artifact, part, advance)
                 os.replace(part, target)

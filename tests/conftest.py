@@ -4,24 +4,47 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# Fixtures of the test servers (each imports its SDKs only inside fixtures).
+pytest_plugins = [
+    "tests.emulators.aws_fixtures",
+    "tests.emulators.azure_fixtures",
+    "tests.emulators.gcp_fixtures",
+]
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MLX_HOME", str(tmp_path / "mlx-home"))
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    home = tmp_path / "mlx-home"
+    monkeypatch.setenv("MLX_HOME", str(home))
     monkeypatch.setenv("MLX_CONFIG", str(tmp_path / "no-config.yaml"))
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "80")
     monkeypatch.setenv("TERM", "dumb")
     for name in ("MLX_PROVIDER", "MLX_PROFILE", "MLX_DEBUG"):
         monkeypatch.delenv(name, raising=False)
+    yield
+    _stop_leftovers(home)
+
+
+def _stop_leftovers(home: Path) -> None:
+    """Stop what a test started: local supervisors, drivers and nodes of its MLX_HOME that
+    still run (a detached job the test did not wait for)."""
+    marker = str(home).encode()
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker in (proc / "cmdline").read_bytes():
+                os.kill(int(proc.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
 
 
 @dataclass

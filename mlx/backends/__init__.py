@@ -16,10 +16,13 @@ if TYPE_CHECKING:
 
 _BACKENDS = {
     "local": "mlx.backends.local:LocalBackend",
+    "sagemaker": "mlx.backends.sagemaker:SageMakerBackend",
+    "vertex": "mlx.backends.vertex:VertexBackend",
+    "azure": "mlx.backends.azure:AzureBackend",
 }
 # What to install when a provider's SDK is missing.
 _EXTRAS = {"sagemaker": "sagemaker", "vertex": "vertex", "azure": "azure"}
-_PLANNED = ("sagemaker", "vertex", "azure")
+_PLANNED: tuple[str, ...] = ()
 
 
 def available() -> list[str]:
@@ -42,7 +45,7 @@ def get_backend(name: str) -> Backend:
             )
         raise MlxError(
             f"unknown provider {name!r}",
-            hint=f"Use one of: {', '.join(('local', *_PLANNED))}.",
+            hint=f"Use one of: {', '.join((*_BACKENDS, *_PLANNED))}.",
         )
     module_name, _, class_name = target.partition(":")
     try:

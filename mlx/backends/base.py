@@ -17,11 +17,12 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional
 
-from mlx.errors import BackendError
+from mlx.errors import BackendError, JobNotFound
 
 if TYPE_CHECKING:
     from mlx.spec import JobSpec
     from mlx.store import JobRecord
+    from mlx.transfer import PullResult
 
 
 class JobState(str, Enum):
@@ -68,11 +69,13 @@ class Submission:
 
 @dataclass(frozen=True)
 class LogLine:
-    """One line of a job's output. ``node`` is None for lines mlx itself wrote."""
+    """One line of a job's output. ``node`` is None for lines mlx itself wrote; ``process``
+    tells a node's processes apart where a platform starts several per node (Azure ML)."""
 
     time: float  # seconds since the epoch, UTC
     text: str
     node: Optional[int] = None
+    process: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,8 @@ class Backend(abc.ABC):
     """One provider. Subclasses implement the abstract hooks; the rest has sane defaults."""
 
     name: ClassVar[str]
+    # Seconds between state polls while mlx waits for a job (tests shorten it).
+    poll_seconds: ClassVar[float] = 2.0
 
     @abc.abstractmethod
     def render(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
@@ -162,3 +167,44 @@ class Backend(abc.ABC):
         jobs, so the trial table, ``--trial N`` and ``--trial best`` work the same for every
         provider. Backends whose tuner writes the store itself (local) return []."""
         return []
+
+    # -- optional hooks with defaults -------------------------------------------------
+
+    def adopt(self, native_id: str) -> dict[str, Any]:
+        """``JobRecord`` fields for a job mlx did not launch (``provider:native-id``).
+
+        ``jobs.find_job`` records it, so status, logs, pull-artifacts and cancel work on it.
+        Returns at least ``name``, ``state``, ``spec`` (``resources.nodes`` at least) and
+        ``created_at``; may add ``kind``, ``location``, ``artifacts_uri``, ``info``.
+
+        Raises:
+            JobNotFound: the provider has no such job (the default: adoption unsupported).
+        """
+        raise JobNotFound(
+            f"no job {self.name}:{native_id} in the store",
+            hint=f"The {self.name} backend cannot look up jobs mlx did not launch.",
+        )
+
+    def local_checksum(self, path: Path, artifact: Artifact) -> Optional[str]:
+        """``path``'s checksum in the form of ``artifact.checksum``, so a file already
+        pulled is skipped; None when it cannot be computed (size and time decide then)."""
+        return None
+
+    def pull_many(
+        self,
+        record: JobRecord,
+        include: list[str],
+        exclude: list[str],
+        dest: Path,
+        show_progress: bool,
+    ) -> Optional[PullResult]:
+        """Fetch the artifacts the globs select in one go, where the provider does better
+        than listing and fetching file by file (one pass over an archive that can stop
+        early). None: ``jobs.pull`` lists, selects and calls ``download`` per file."""
+        return None
+
+    def list_states(self, records: list[JobRecord]) -> dict[str, JobStatus]:
+        """Fresh states of many of this provider's jobs, by mlx job id, from one filtered
+        server-side list where the provider has one (``mlx jobs``). Jobs left out keep
+        their stored state; the default leaves out all (a listing then makes no call)."""
+        return {}

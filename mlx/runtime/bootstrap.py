@@ -1,6 +1,10 @@
 """The bootstrap: mlx's entry point inside every job.
 
     python mlx-bootstrap.pyz --config runtime.json -- python train.py --epochs 3
+    python mlx-bootstrap.pyz --config runtime.json      (the command is the config's)
+
+The second form serves launchers that cannot pass a command, such as SageMaker tuning
+jobs, which start the image through the training toolkit's ``sagemaker_program``.
 
 It sets the in-job contract's environment (``contract.py``), appends the hyperparameters
 rendered by the one argv rule (``argv.py``), runs the command, passes its output through as
@@ -18,20 +22,55 @@ import sys
 from typing import Any, Optional
 
 from mlx.runtime.argv import decode_from_sagemaker, render_args
+from mlx.runtime.azure import PLACED_KINDS, apply_placed
+from mlx.runtime.azure import adapt as adapt_to_azure
 from mlx.runtime.contract import job_environment
 from mlx.runtime.metrics import MetricParser, make_reporters, warn
+from mlx.runtime.vertex import adapt as adapt_to_vertex
+from mlx.runtime.vertex import cluster_nodes
 
 SAGEMAKER_HPS = "/opt/ml/input/config/hyperparameters.json"
 
 
-def _parse_args(argv: list[str]) -> tuple[str, list[str]]:
-    if "--" not in argv:
-        raise SystemExit("usage: bootstrap --config FILE -- COMMAND [ARGS...]")
-    split = argv.index("--")
+_USAGE = (
+    "usage: bootstrap (--config FILE | --config-env VARIABLE) "
+    "[--input|--output|--hp NAME=VALUE]... [-- COMMAND [ARGS...]]"
+)
+
+
+def _parse_args(argv: list[str]) -> tuple[tuple[str, str], list[tuple[str, str, str]], list[str]]:
+    """``((--config or --config-env, its value), placed options, command)``.
+
+    ``--input``/``--output``/``--hp NAME=VALUE`` carry what the platform substitutes into
+    the command line (Azure ML's ``${{inputs.x}}``; see ``azure.py``).
+    """
+    split = argv.index("--") if "--" in argv else len(argv)
     options, command = argv[:split], argv[split + 1 :]
-    if len(options) != 2 or options[0] != "--config" or not command:
-        raise SystemExit("usage: bootstrap --config FILE -- COMMAND [ARGS...]")
-    return options[1], command
+    if (
+        len(options) < 2
+        or len(options) % 2
+        or options[0] not in ("--config", "--config-env")
+        or (split < len(argv) and not command)
+    ):
+        raise SystemExit(_USAGE)
+    placed = []
+    for flag, value in zip(options[2::2], options[3::2]):
+        name, sep, text = value.partition("=")
+        if flag[2:] not in PLACED_KINDS or not flag.startswith("--") or not sep or not name:
+            raise SystemExit(_USAGE)
+        placed.append((flag[2:], name, text))
+    return (options[0], options[1]), placed, command
+
+
+def _load_config(source: tuple[str, str]) -> dict[str, Any]:
+    """The runtime config from a file, or from an environment variable holding its JSON
+    (Azure ML: per-job settings stay out of the code snapshot, so unchanged code is not
+    uploaded again)."""
+    flag, value = source
+    if flag == "--config-env":
+        return json.loads(os.environ[value])
+    with open(value, encoding="utf-8") as f:
+        return json.load(f)
 
 
 def load_hyperparameters(config: dict[str, Any]) -> dict[str, Any]:
@@ -47,19 +86,59 @@ def load_hyperparameters(config: dict[str, Any]) -> dict[str, Any]:
         hps = decode_from_sagemaker(raw) if config.get("hyperparameters_encoded") else raw
     else:
         hps = dict(config.get("hyperparameters") or {})
+    # A float range's value may come back as "1" from the tuner: keep it a float, so the
+    # script sees 1.0 as it would locally.
+    for key in config.get("float_hyperparameters") or []:
+        if isinstance(hps.get(key), int) and not isinstance(hps[key], bool):
+            hps[key] = float(hps[key])
     # SageMaker adds its own bookkeeping entries to hyperparameters.json; they are not the
     # script's arguments.
     return {k: v for k, v in hps.items() if not k.startswith(("sagemaker_", "_tuning_objective"))}
 
 
 def node_info(config: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
-    """Number of nodes and this node's rank: from the launcher's variables or the config."""
-    num_nodes = environ.get("MLX_NUM_NODES") or config.get("num_nodes") or 1
-    rank = environ.get("MLX_NODE_RANK") or config.get("node_rank") or 0
-    return {"num_nodes": int(num_nodes), "node_rank": int(rank)}
+    """Number of nodes, this node's rank and the host names.
+
+    From the launcher's variables (local), else the platform's resource config (SageMaker's
+    ``resourceconfig.json``: ``current_host`` and ``hosts``), else the runtime config.
+    """
+    # SageMaker's resourceconfig.json, else Vertex's CLUSTER_SPEC variable.
+    info = _resource_config(config.get("resource_config")) or cluster_nodes(environ)
+    result = {
+        "num_nodes": int(
+            _first(environ.get("MLX_NUM_NODES"), info.get("num_nodes"), config.get("num_nodes"), 1)
+        ),
+        "node_rank": int(
+            _first(environ.get("MLX_NODE_RANK"), info.get("node_rank"), config.get("node_rank"), 0)
+        ),
+    }
+    if info.get("hosts"):
+        result["hosts"] = info["hosts"]
+    return result
+
+
+def _first(*values: Any) -> Any:
+    return next(v for v in values if v is not None and v != "")
+
+
+def _resource_config(path: Optional[str]) -> dict[str, Any]:
+    """``{"num_nodes", "node_rank", "hosts"}`` from SageMaker's resourceconfig.json, if any."""
+    if not path or not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    hosts = list(data.get("hosts") or [])
+    current = data.get("current_host")
+    if not hosts or current not in hosts:
+        return {}
+    return {"num_nodes": len(hosts), "node_rank": hosts.index(current), "hosts": hosts}
 
 
 def build_command(config: dict[str, Any], command: list[str], hps: dict[str, Any]) -> list[str]:
+    # Where the launcher already put the rendered hyperparameters on the command line
+    # (SageMaker's ContainerArguments), they are not added a second time.
+    if config.get("hyperparameters_in_argv"):
+        return list(command)
     return [*command, *render_args(hps, config.get("args_style") or "flags")]
 
 
@@ -104,8 +183,15 @@ def run(
 ) -> int:
     """Run ``command`` under the contract; return its exit code (128+N for signal N)."""
     environ = dict(os.environ if environ is None else environ)
+    if config.get("provider") == "vertex":  # /gcs/ dirs, trial arguments, hypertune file
+        config, command = adapt_to_vertex(config, command, environ)
+    if config.get("provider") == "azure":  # node rank under Azure's PyTorch distribution
+        config = adapt_to_azure(config, environ)
     hps = load_hyperparameters(config)
     config = {**config, **node_info(config, environ), "hyperparameters": hps}
+    subdir = environ.get(config.get("checkpoint_subdir_env") or "")
+    if subdir:  # trials sharing one checkpoint location keep one directory each
+        config["checkpoint_dir"] = os.path.join(config["checkpoint_dir"], subdir)
     env = {**environ, **job_environment(config, environ)}
     for key in ("model_dir", "checkpoint_dir", "output_dir"):
         os.makedirs(config[key], exist_ok=True)
@@ -139,7 +225,9 @@ def run(
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    config_path, command = _parse_args(list(sys.argv[1:] if argv is None else argv))
-    with open(config_path, encoding="utf-8") as f:
-        config = json.load(f)
+    source, placed, command = _parse_args(list(sys.argv[1:] if argv is None else argv))
+    config = apply_placed(_load_config(source), placed) if placed else _load_config(source)
+    command = command or list(config.get("command") or [])
+    if not command:
+        raise SystemExit(_USAGE + " (the config has no command)")
     return run(config, command)

@@ -7,6 +7,7 @@ import os
 import re
 import sys
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Optional
 
@@ -70,10 +71,92 @@ class JsonLinesReporter(Reporter):
         self._file.close()
 
 
+class HypertuneReporter(Reporter):
+    """Vertex AI tuning: the objective in cloudml-hypertune's metrics file, so the user's
+    script needs no ``cloudml-hypertune``.
+
+    The format is that library's (``report_hyperparameter_tuning_metric``): the file holds
+    the last 100 reports, one JSON object a line with sorted keys, ``timestamp`` (float),
+    ``trial`` and ``global_step`` (text), and the metric tag -> the value as text. Each
+    report rewrites the file, atomically here, so Vertex never reads half a line.
+    """
+
+    KEEP = 100
+
+    def __init__(self, path: str, tag: str, trial: str) -> None:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        self._path, self._tag, self._trial = path, tag, str(trial)
+        self._entries: deque[dict[str, Any]] = deque(maxlen=self.KEEP)
+
+    def report(self, metric: MetricValue) -> None:
+        if metric.name != self._tag:
+            return
+        self._entries.append(
+            {
+                "timestamp": metric.time,
+                "trial": self._trial,
+                self._tag: str(float(metric.value)),
+                "global_step": str(int(metric.step or 0)),
+            }
+        )
+        tmp = self._path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            for entry in self._entries:
+                f.write(json.dumps(entry, sort_keys=True) + "\n")
+        os.replace(tmp, self._path)
+
+
+class MlflowReporter(Reporter):
+    """Azure ML: metrics logged with MLflow, where a sweep reads its objective.
+
+    Azure ML sets ``MLFLOW_TRACKING_URI`` and ``MLFLOW_RUN_ID`` in the job, so
+    ``mlflow.log_metric`` lands on the job's (the trial's) run when the image has ``mlflow``
+    and ``azureml-mlflow``. A failing call warns once and never stops the training.
+    """
+
+    def __init__(self, mlflow: Any) -> None:
+        self._mlflow = mlflow
+        self._broken = False
+
+    def report(self, metric: MetricValue) -> None:
+        if self._broken:
+            return
+        try:
+            self._mlflow.log_metric(metric.name, metric.value, step=metric.step or 0)
+        except Exception as e:  # any failure of the tracking client: the job goes on
+            self._broken = True
+            warn("logging metrics to MLflow failed, no more are sent: %s" % (e,))
+
+
+def mlflow_reporter(objective: Optional[str]) -> Optional[Reporter]:
+    """An ``MlflowReporter`` when the image has mlflow; else one clear line saying so."""
+    try:
+        import mlflow  # not part of the bootstrap: the image's own, if any
+    except ImportError:
+        if objective:
+            warn(
+                "mlflow is not installed in this image, so the sweep cannot see the "
+                "objective %r; add mlflow and azureml-mlflow to the image" % objective
+            )
+        else:
+            warn("mlflow is not installed in this image: metrics stay in the log only")
+        return None
+    return MlflowReporter(mlflow)
+
+
 def make_reporters(config: Mapping[str, Any]) -> list[Reporter]:
+    """The reporters the runtime config asks for; only node 0 reports."""
     reporters: list[Reporter] = []
-    if config.get("metrics_file") and int(config.get("node_rank") or 0) == 0:
+    if int(config.get("node_rank") or 0) != 0:
+        return reporters
+    if config.get("metrics_file"):
         reporters.append(JsonLinesReporter(config["metrics_file"]))
+    if config.get("report") == "vertex" and config.get("objective"):
+        path = config.get("hypertune_file") or "/tmp/hypertune/output.metrics"
+        reporters.append(HypertuneReporter(path, config["objective"], config.get("trial_id", 0)))
+    if config.get("report") == "azure" and config.get("metrics"):
+        reporter = mlflow_reporter(config.get("objective"))
+        reporters.extend([reporter] if reporter else [])
     return reporters
 
 

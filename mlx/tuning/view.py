@@ -94,12 +94,14 @@ def watch(store: Store, parent: JobRecord, console: Any) -> JobRecord:
     """Show the live table until the tuning job ends; Ctrl-C detaches."""
     from rich.live import Live
 
+    # A cloud tuning job costs calls per refresh (its trials are listed): the backend's pace.
+    pause = max(REFRESH_SECONDS, jobs.backend_for(parent).poll_seconds)
     try:
         with Live(
             table(store, parent), console=console, refresh_per_second=4, transient=False
         ) as live:
             while not parent.state.terminal:
-                time.sleep(REFRESH_SECONDS)
+                time.sleep(pause)
                 parent = jobs.refresh(parent, store)
                 live.update(table(store, parent))
         if not console.is_terminal:

@@ -31,7 +31,7 @@ from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from tests.emulators.azurite import DEV_ACCOUNT, DEV_KEY, AzuriteServer
-from tests.emulators.faults import Fault, FaultPlan
+from tests.emulators.faults import Fault, FaultPlan, QuietHTTPServer
 
 TEST_TOKEN = "mlx-test-token"  # the server only checks that a bearer token is present
 _PROVIDER = "Microsoft.MachineLearningServices"
@@ -166,7 +166,7 @@ class AzureMLServer:
     # --- lifecycle and client settings -----------------------------------------------------
 
     def start(self) -> AzureMLServer:
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd = QuietHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True  # idle keep-alive connections must not block stop()
         self._httpd.app = self  # type: ignore[attr-defined]
         serve = partial(self._httpd.serve_forever, poll_interval=0.05)  # a quick shutdown()

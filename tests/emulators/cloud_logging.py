@@ -269,6 +269,8 @@ def entry_field(entry: LogEntry, path: str) -> Any:
         return entry.resource.labels.get(_unquote(rest[len("labels.") :]))
     if head == "labels" and rest:
         return entry.labels.get(_unquote(rest))
+    if head == "jsonPayload" and rest == "message":  # how Vertex writes some output
+        return entry.json_payload.get("message") if "json_payload" in entry else None
     if head in ("timestamp", "receiveTimestamp") and not rest:
         return entry.timestamp if head == "timestamp" else entry.receive_timestamp
     if head == "severity" and not rest:

@@ -9,8 +9,10 @@ Tests add faults before the calls they disturb and read ``calls`` to assert what
 from __future__ import annotations
 
 import fnmatch
+import sys
 import threading
 from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
 from typing import Literal, Optional
 
 FaultKind = Literal["throttle", "error", "slow", "reset"]
@@ -61,3 +63,14 @@ class FaultPlan:
     def count(self, pattern: str) -> int:
         with self._lock:
             return sum(fnmatch.fnmatchcase(c, pattern) for c in self.calls)
+
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A threaded test server that does not print a traceback for a connection a fault (or
+    the client) cut: that is the point of a ``reset``."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionError, OSError)):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]

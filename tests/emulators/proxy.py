@@ -12,11 +12,11 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Callable, Optional
 from urllib.parse import urlsplit
 
-from tests.emulators.faults import Fault, FaultPlan
+from tests.emulators.faults import Fault, FaultPlan, QuietHTTPServer
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
 
@@ -48,7 +48,7 @@ class FaultProxy:
         self.plan = plan or FaultPlan()
         self.operation = operation
         self.requests: list[RecordedRequest] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = QuietHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread: Optional[threading.Thread] = None
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable, Optional, Union
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -31,7 +31,7 @@ from google.protobuf import json_format
 from google.rpc import status_pb2
 
 from tests.emulators.cloud_logging import FilterError, compare, compile_filter, parse_time
-from tests.emulators.faults import Fault, FaultPlan
+from tests.emulators.faults import Fault, FaultPlan, QuietHTTPServer
 
 Job = Union[aiplatform_v1.CustomJob, aiplatform_v1.HyperparameterTuningJob]
 
@@ -127,7 +127,7 @@ class VertexServer:
         self._requests: list[dict[str, Any]] = []
         self._lock = threading.RLock()
         self._ids = itertools.count(1_000_000_000_000_000_001)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd = QuietHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
 
     # -- lifecycle ---------------------------------------------------------------------

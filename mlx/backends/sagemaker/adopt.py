@@ -1,0 +1,106 @@
+"""Jobs mlx did not launch: ``sagemaker:<training-job-name>``.
+
+Status, logs and cancel work as for any job (the name is all they need). Artifacts are the
+job's ``ModelArtifacts.S3ModelArtifacts``: usually a ``model.tar.gz``, whose members are
+listed and pulled by streaming it (``archive.py``); an uncompressed model is a prefix,
+listed file by file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+from mlx.backends.sagemaker import archive
+from mlx.backends.sagemaker.clients import aws_errors
+from mlx.backends.sagemaker.layout import split_s3
+from mlx.backends.sagemaker.states import training_status
+from mlx.errors import MlxError
+from mlx.spec import SageMakerSettings
+from mlx.store import JobRecord
+
+if TYPE_CHECKING:
+    from mlx.backends.sagemaker.backend import SageMakerBackend
+    from mlx.transfer import PullResult
+
+
+def describe_for_adoption(backend: SageMakerBackend, name: str) -> dict[str, Any]:
+    """``JobRecord`` fields for training job ``name`` (settings from the config file)."""
+    from mlx.settings import load_config
+
+    settings = SageMakerSettings.model_validate(load_config().get("sagemaker") or {})
+    aws = backend.clients(settings)
+    missing = f"SageMaker has no training job {name!r} in {aws.region}"
+    with aws_errors(f"DescribeTrainingJob {name}", missing=missing):
+        job = aws.sagemaker.describe_training_job(TrainingJobName=name)
+    status = training_status(job)
+    ended = job.get("TrainingEndTime")
+    return {
+        "name": name,
+        "kind": "training",
+        "state": status.state,
+        "message": status.message,
+        "metrics": status.metrics,
+        "spec": {
+            "name": name,
+            "provider": "sagemaker",
+            "resources": {"nodes": job.get("ResourceConfig", {}).get("InstanceCount", 1)},
+            "sagemaker": settings.model_dump(mode="json"),
+        },
+        "created_at": job["CreationTime"].timestamp(),
+        "ended_at": ended.timestamp() if ended and status.state.terminal else None,
+        "location": {"region": aws.region},
+        "artifacts_uri": job.get("OutputDataConfig", {}).get("S3OutputPath"),
+        "info": {"adopted": True},
+    }
+
+
+def model_uri(backend: SageMakerBackend, record: JobRecord) -> str:
+    """The adopted job's model artifacts now (a job still running has none yet)."""
+    sm = backend.record_clients(record).sagemaker
+    with aws_errors(f"DescribeTrainingJob {record.native_id}"):
+        job = sm.describe_training_job(TrainingJobName=record.native_id)
+    uri = job.get("ModelArtifacts", {}).get("S3ModelArtifacts")
+    if not uri:
+        raise MlxError(
+            f"SageMaker job {record.native_id} has no model artifacts (yet)",
+            hint=f"`mlx status {record.id}` shows its state.",
+        )
+    return uri
+
+
+def is_archive(uri: Optional[str]) -> bool:
+    return bool(uri) and uri.endswith((".tar.gz", ".tgz", ".tar"))  # type: ignore[union-attr]
+
+
+def pull_archive(
+    s3: Any,
+    record: JobRecord,
+    uri: str,
+    request: tuple[list[str], list[str]],
+    dest: Path,
+    show_progress: bool,
+) -> PullResult:
+    """Extract the members ``request`` (include, exclude globs) selects, in one pass."""
+    from rich.progress import DownloadColumn, Progress, SpinnerColumn, TransferSpeedColumn
+
+    from mlx.console import err
+    from mlx.jobs import nothing_matches
+    from mlx.transfer import PullResult
+
+    include, exclude = request
+    columns = (SpinnerColumn(), "{task.description}", DownloadColumn(), TransferSpeedColumn())
+    quiet = not show_progress or not err.is_terminal  # no progress lines in logs and pipes
+    with Progress(*columns, console=err, disable=quiet, transient=True) as progress:
+        task = progress.add_task(f"Reading {uri.rsplit('/', 1)[-1]}", total=None)
+        written, read = archive.extract(
+            s3,
+            split_s3(uri),
+            include,
+            exclude,
+            dest,
+            on_read=lambda n: progress.update(task, advance=n),
+        )
+    if not written:
+        raise nothing_matches(record, include, exclude)
+    return PullResult(sorted(written), [], dest, read)

@@ -1,0 +1,277 @@
+"""The SageMaker backend: plain boto3 against SageMaker, S3 and CloudWatch Logs.
+
+The mlx job id is the training job's name, so creating is idempotent: a create whose
+answer was lost (a timeout, a dropped connection, botocore's own retry answering
+``ResourceInUse``) is settled by looking the job up by name before trying again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from mlx.backends.base import (
+    Artifact,
+    Backend,
+    JobStatus,
+    LogLine,
+    LogQuery,
+    Progress,
+    Submission,
+    TrialStatus,
+)
+from mlx.backends.local import MASK, resolve_secrets
+from mlx.backends.sagemaker import adopt, archive, artifacts, staging
+from mlx.backends.sagemaker import layout as paths
+from mlx.backends.sagemaker.artifacts import ArtifactRoot
+from mlx.backends.sagemaker.clients import (
+    TRANSPORT_ERRORS,
+    AwsClients,
+    as_mlx_error,
+    aws_errors,
+    error_code,
+)
+from mlx.backends.sagemaker.layout import Layout, split_s3
+from mlx.backends.sagemaker.logs import CloudWatchReader, Timing, stream_prefix
+from mlx.backends.sagemaker.render import Plan, training_plan
+from mlx.backends.sagemaker.states import training_status, tuning_status
+from mlx.backends.sagemaker.tuning import trial_status, tuning_plan
+from mlx.errors import MlxError
+from mlx.spec import JobSpec, SageMakerSettings
+from mlx.store import JobRecord
+
+if TYPE_CHECKING:
+    from mlx.transfer import PullResult
+
+_IN_USE = ("ResourceInUse", "ResourceInUseException")
+
+
+class SageMakerBackend(Backend):
+    name = "sagemaker"
+    log_timing = Timing()
+    create_attempts = 3
+
+    # -- clients -----------------------------------------------------------------------
+
+    def clients(self, settings: SageMakerSettings, region: Optional[str] = None) -> AwsClients:
+        return AwsClients(
+            region or settings.region,
+            settings.profile,
+            dict(settings.endpoints),
+            settings.max_attempts,
+        )
+
+    def record_clients(self, record: JobRecord) -> AwsClients:
+        settings = SageMakerSettings.model_validate(record.spec.get("sagemaker") or {})
+        return self.clients(settings, record.location.get("region"))
+
+    # -- render and submit -------------------------------------------------------------
+
+    def render(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
+        return training_plan(spec, job_id, _masked(spec)).request
+
+    def render_tuning(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
+        return tuning_plan(spec, job_id, _masked(spec)).request
+
+    def submit(self, spec: JobSpec, job_id: str) -> Submission:
+        plan = training_plan(spec, job_id, resolve_secrets(spec))
+        aws = self._prepare(spec, plan)
+        sm = aws.sagemaker
+        self._create(
+            f"CreateTrainingJob {job_id}",
+            lambda: sm.create_training_job(**plan.request),
+            lambda: _found(lambda: sm.describe_training_job(TrainingJobName=job_id)),
+        )
+        return _submission(job_id, plan.layout, aws)
+
+    def submit_tuning(self, spec: JobSpec, job_id: str) -> Submission:
+        plan = tuning_plan(spec, job_id, resolve_secrets(spec))
+        aws = self._prepare(spec, plan)
+        sm, name = aws.sagemaker, plan.request["HyperParameterTuningJobName"]
+        bootstrap, runtime = paths.BOOTSTRAP_PATH, paths.RUNTIME_PATH
+        staging.put_bytes(
+            aws.s3,
+            plan.layout.staging_uri + paths.TOOLKIT_ARCHIVE,
+            staging.toolkit_archive(bootstrap, runtime),
+        )
+        self._create(
+            f"CreateHyperParameterTuningJob {name}",
+            lambda: sm.create_hyper_parameter_tuning_job(**plan.request),
+            lambda: _found(
+                lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+            ),
+        )
+        return _submission(name, plan.layout, aws)
+
+    def _prepare(self, spec: JobSpec, plan: Plan) -> AwsClients:
+        """Warn about the instance choice, then stage inputs, code, bootstrap and config."""
+        from mlx.bootstrap_package import bootstrap_bytes
+        from mlx.console import warn
+
+        for warning in plan.warnings:
+            warn(warning)
+        aws = self.clients(spec.sagemaker, plan.region)
+        for upload in plan.uploads:
+            staging.upload_once(aws.s3, upload)
+        staging.put_bytes(aws.s3, plan.layout.staging_uri + paths.BOOTSTRAP_NAME, bootstrap_bytes())
+        staging.put_json(aws.s3, plan.layout.staging_uri + paths.RUNTIME_NAME, plan.runtime)
+        return aws
+
+    def _create(self, what: str, create: Callable[[], Any], exists: Callable[[], bool]) -> None:
+        """``create`` a job by its unique name; a lost answer is settled by ``exists``."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        for attempt in range(self.create_attempts):
+            try:
+                create()
+                return
+            except ClientError as e:
+                # botocore retried a create that had reached SageMaker: the job is ours.
+                if error_code(e) in _IN_USE and exists():
+                    return
+                raise as_mlx_error(e, what) from e
+            except BotoCoreError as e:
+                if type(e).__name__ not in TRANSPORT_ERRORS:
+                    raise as_mlx_error(e, what) from e
+                if exists():
+                    return
+                if attempt == self.create_attempts - 1:
+                    raise as_mlx_error(e, what) from e
+
+    # -- state -------------------------------------------------------------------------
+
+    def status(self, record: JobRecord) -> JobStatus:
+        sm = self.record_clients(record).sagemaker
+        name = record.native_id or record.id
+        missing = f"SageMaker has no job {name!r}"
+        if record.kind == "tuning":
+            with aws_errors(f"DescribeHyperParameterTuningJob {name}", missing=missing):
+                job = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+            return tuning_status(job)
+        with aws_errors(f"DescribeTrainingJob {name}", missing=missing):
+            return training_status(sm.describe_training_job(TrainingJobName=name))
+
+    def list_trials(self, record: JobRecord) -> list[TrialStatus]:
+        sm = self.record_clients(record).sagemaker
+        pages = sm.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job").paginate(
+            HyperParameterTuningJobName=record.native_id,
+            SortBy="CreationTime",
+            SortOrder="Ascending",
+            PaginationConfig={"PageSize": 100},
+        )
+        with aws_errors(f"ListTrainingJobsForHyperParameterTuningJob {record.native_id}"):
+            rows = [row for page in pages for row in page["TrainingJobSummaries"]]
+        return [trial_status(row, i) for i, row in enumerate(rows)]
+
+    def cancel(self, record: JobRecord) -> None:
+        sm = self.record_clients(record).sagemaker
+        name = record.native_id or record.id
+        if record.kind == "tuning":
+            with aws_errors(f"StopHyperParameterTuningJob {name}"):
+                sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+            return
+        with aws_errors(f"StopTrainingJob {name}"):
+            sm.stop_training_job(TrainingJobName=name)
+
+    def adopt(self, native_id: str) -> dict[str, Any]:
+        return adopt.describe_for_adoption(self, native_id)
+
+    # -- logs --------------------------------------------------------------------------
+
+    def logs(self, record: JobRecord, query: LogQuery) -> Iterator[LogLine]:
+        if record.kind == "tuning":
+            raise MlxError(
+                f"{record.id} is a tuning job: its logs are its trials' logs",
+                hint=f"`mlx logs {record.id} --trial N` (or --trial best).",
+            )
+        aws = self.record_clients(record)
+        prefix = stream_prefix(record.native_id or record.id, query.node)
+        reader = CloudWatchReader(aws.logs, prefix, self.log_timing)
+        yield from reader.lines(
+            query,
+            lambda: self.status(record).state.terminal,
+            lower=record.created_at - 3600,  # clocks differ; CloudWatch keeps event times
+        )
+
+    # -- artifacts ---------------------------------------------------------------------
+
+    def artifact_root(self, record: JobRecord) -> ArtifactRoot:
+        if record.info.get("adopted"):  # an uncompressed model: the model prefix itself
+            bucket, key = split_s3(adopt.model_uri(self, record))
+            return ArtifactRoot(bucket, key.rstrip("/") + "/", "")
+        owner = record.parent_id if record.kind == "trial" else record.id
+        location = record.location
+        return ArtifactRoot(
+            location["bucket"],
+            f"{location['prefix']}/{owner}/",
+            record.native_id or record.id,
+            trial=record.kind == "trial",
+        )
+
+    def list_artifacts(self, record: JobRecord) -> list[Artifact]:
+        s3 = self.record_clients(record).s3
+        uri = self._archive(record)
+        if uri:
+            return archive.list_members(s3, *split_s3(uri))
+        return artifacts.list_artifacts(s3, self.artifact_root(record))
+
+    def download(
+        self, record: JobRecord, artifact: Artifact, target: Path, progress: Progress
+    ) -> None:
+        where = self.artifact_root(record)
+        s3 = self.record_clients(record).s3
+        artifacts.download(
+            s3, where.bucket, where.key_of(artifact.path), target, progress, artifact.checksum
+        )
+
+    def local_checksum(self, path: Path, artifact: Artifact) -> Optional[str]:
+        return artifacts.local_etag(path, artifact.checksum) if artifact.checksum else None
+
+    def pull_many(
+        self,
+        record: JobRecord,
+        include: list[str],
+        exclude: list[str],
+        dest: Path,
+        show_progress: bool,
+    ) -> Optional[PullResult]:
+        uri = self._archive(record)
+        if uri is None:
+            return None
+        s3 = self.record_clients(record).s3
+        return adopt.pull_archive(s3, record, uri, (include, exclude), dest, show_progress)
+
+    def _archive(self, record: JobRecord) -> Optional[str]:
+        """The model.tar.gz of a job mlx did not launch; None for mlx's own jobs."""
+        if not record.info.get("adopted"):
+            return None
+        uri = adopt.model_uri(self, record)
+        return uri if adopt.is_archive(uri) else None
+
+
+def _masked(spec: JobSpec) -> dict[str, str]:
+    """Secrets never appear in a rendered request."""
+    return {name: MASK for name in spec.secrets}
+
+
+def _found(describe: Callable[[], Any]) -> bool:
+    from botocore.exceptions import ClientError
+
+    from mlx.backends.sagemaker.clients import is_not_found
+
+    try:
+        describe()
+    except ClientError as e:
+        if is_not_found(e):
+            return False
+        raise as_mlx_error(e, "looking the job up after a lost answer") from e
+    return True
+
+
+def _submission(native_id: str, where: Layout, aws: AwsClients) -> Submission:
+    return Submission(
+        native_id=native_id,
+        artifacts_uri=where.job_uri,
+        location={"region": aws.region, "bucket": where.bucket, "prefix": where.prefix},
+    )

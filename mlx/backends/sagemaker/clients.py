@@ -1,0 +1,155 @@
+"""boto3 clients for one account and region, and AWS errors turned into mlx's at the edge.
+
+Endpoints: boto3 itself honours ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``;
+``sagemaker.endpoints`` in the spec (or the config file) wins for private endpoints,
+GovCloud or a test server. Retries: botocore's standard mode, which backs off throttling
+and 5xx answers with jittered exponential delays; ``sagemaker.max_attempts`` counts the
+first attempt too (``total_max_attempts``; botocore's ``max_attempts`` counts retries only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Iterator
+from typing import Any, Optional
+
+from mlx.errors import BackendError, BackendUnavailable, JobNotFound, MlxError
+
+CREDENTIALS_HINT = "Run `aws configure` or set AWS_PROFILE"
+# Errors that say "no such job" in SageMaker's words (Describe* answers ValidationException
+# "Requested resource not found" for training jobs, ResourceNotFound for tuning jobs).
+_NOT_FOUND = ("ResourceNotFound", "ResourceNotFoundException", "NoSuchKey", "404")
+# Transport failures after which a create call may or may not have reached SageMaker.
+TRANSPORT_ERRORS = ("ReadTimeoutError", "ConnectionClosedError", "EndpointConnectionError")
+
+
+class AwsClients:
+    """Lazily created clients for ``region`` (and ``profile``); cheap to construct."""
+
+    def __init__(
+        self,
+        region: Optional[str],
+        profile: Optional[str] = None,
+        endpoints: Optional[dict[str, str]] = None,
+        max_attempts: int = 6,
+    ) -> None:
+        self._region = region
+        self.profile = profile
+        self.endpoints = dict(endpoints or {})
+        self.max_attempts = max_attempts
+        self._lock = threading.Lock()
+
+    @functools.cached_property
+    def session(self) -> Any:
+        import boto3
+        from botocore.exceptions import ProfileNotFound
+
+        if not self.profile:
+            # The default session shares its loaded service models between clients.
+            if boto3.DEFAULT_SESSION is None:
+                boto3.setup_default_session()
+            return boto3.DEFAULT_SESSION
+        try:
+            return boto3.session.Session(profile_name=self.profile)
+        except ProfileNotFound as e:
+            raise BackendUnavailable(
+                f"AWS profile {self.profile!r} (sagemaker.profile) is not configured",
+                hint=CREDENTIALS_HINT,
+            ) from e
+
+    @functools.cached_property
+    def region(self) -> str:
+        region = self._region or self.session.region_name
+        if not region:
+            raise BackendUnavailable(
+                "no AWS region for SageMaker",
+                hint="Set `sagemaker.region` in the spec or ~/.config/mlx/config.yaml, "
+                "or AWS_DEFAULT_REGION.",
+            )
+        return region
+
+    def client(self, service: str) -> Any:
+        from botocore.config import Config
+
+        config = Config(
+            retries={"mode": "standard", "total_max_attempts": self.max_attempts},
+            connect_timeout=10,
+            read_timeout=60,
+            max_pool_connections=16,  # parallel transfers share the S3 client
+        )
+        with self._lock:  # creating clients from one session is not thread-safe
+            return self.session.client(
+                service,
+                region_name=self.region,
+                endpoint_url=self.endpoints.get(service),
+                config=config,
+            )
+
+    @functools.cached_property
+    def sagemaker(self) -> Any:
+        return self.client("sagemaker")
+
+    @functools.cached_property
+    def s3(self) -> Any:
+        return self.client("s3")
+
+    @functools.cached_property
+    def logs(self) -> Any:
+        from mlx.backends.sagemaker.logs import parse_events_quickly
+
+        return parse_events_quickly(self.client("logs"))
+
+
+def error_code(error: BaseException) -> str:
+    response = getattr(error, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def is_not_found(error: BaseException) -> bool:
+    code = error_code(error)
+    message = str(getattr(error, "response", {}).get("Error", {}).get("Message", "")).lower()
+    missing = "not found" in message or "could not find" in message
+    return code in _NOT_FOUND or (code == "ValidationException" and missing)
+
+
+@contextlib.contextmanager
+def aws_errors(what: str, *, missing: Optional[str] = None) -> Iterator[None]:
+    """Turn botocore's exceptions raised in the block into mlx errors naming ``what``.
+
+    ``missing``: the message for a not-found answer (raised as ``JobNotFound``).
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (ClientError, BotoCoreError) as e:
+        raise as_mlx_error(e, what, missing=missing) from e
+
+
+def as_mlx_error(error: Exception, what: str, *, missing: Optional[str] = None) -> MlxError:
+    """The mlx error for a botocore exception raised by ``what``."""
+    from botocore.exceptions import ClientError, NoCredentialsError
+
+    if isinstance(error, NoCredentialsError):
+        return BackendUnavailable("no AWS credentials found", hint=CREDENTIALS_HINT)
+    if isinstance(error, ClientError):
+        if missing and is_not_found(error):
+            return JobNotFound(missing)
+        return BackendError(f"{what} failed: {_describe(error)}", hint=_hint(error))
+    return BackendError(f"{what} failed: {error}")
+
+
+def _describe(error: Any) -> str:
+    info = error.response.get("Error", {})
+    return f"{info.get('Code', 'Error')}: {info.get('Message', '')}".rstrip(": ")
+
+
+def _hint(error: Any) -> Optional[str]:
+    code = error_code(error)
+    if code in ("AccessDenied", "AccessDeniedException", "UnrecognizedClientException"):
+        return f"Check the credentials and their permissions. {CREDENTIALS_HINT}."
+    if code in ("ThrottlingException", "SlowDown", "ResourceLimitExceeded"):
+        return "A quota or rate limit was hit; retry later or ask AWS for a higher quota."
+    return None

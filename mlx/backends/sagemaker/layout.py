@@ -1,0 +1,89 @@
+"""Where things are: the job's S3 prefix and the paths inside a SageMaker container.
+
+One prefix per job, ``s3://<bucket>/<prefix>/<job>/``::
+
+    <job>/output/model/...      the model dir (CompressionType NONE: file by file)
+    <job>/output/output.tar.gz  the output dir (SageMaker always compresses it)
+    checkpoints/...             synced while the job runs
+    _mlx/                       mlx's staging: the bootstrap zipapp and runtime.json
+
+Trials of a tuning job write under the tuning job's prefix: ``<trial>/output/...`` and
+``checkpoints/<trial>/``. Local inputs and the code dir are staged content-addressed, once,
+under ``s3://<bucket>/<prefix>/inputs/<sha256>/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CHANNELS_DIR = "/opt/ml/input/data"
+BOOTSTRAP_CHANNEL = "mlx"
+CODE_CHANNEL = "code"
+RESERVED_CHANNELS = (BOOTSTRAP_CHANNEL, CODE_CHANNEL)
+BOOTSTRAP_NAME = "mlx-bootstrap.pyz"
+RUNTIME_NAME = "runtime.json"
+TOOLKIT_ARCHIVE = "sourcedir.tar.gz"
+STAGING = "_mlx"
+
+# The in-job contract's paths on SageMaker (see mlx.runtime.contract).
+MODEL_DIR = "/opt/ml/model"
+CHECKPOINT_DIR = "/opt/ml/checkpoints"
+OUTPUT_DIR = "/opt/ml/output/data"
+FAILURE_FILE = "/opt/ml/output/failure"
+HYPERPARAMETERS_FILE = "/opt/ml/input/config/hyperparameters.json"
+RESOURCE_CONFIG = "/opt/ml/input/config/resourceconfig.json"
+
+
+def channel_dir(name: str) -> str:
+    return f"{CHANNELS_DIR}/{name}"
+
+
+BOOTSTRAP_PATH = f"{channel_dir(BOOTSTRAP_CHANNEL)}/{BOOTSTRAP_NAME}"
+RUNTIME_PATH = f"{channel_dir(BOOTSTRAP_CHANNEL)}/{RUNTIME_NAME}"
+# ContainerEntrypoint strings are at most 256 characters each, so the bootstrap cannot be
+# inlined: it arrives as the `mlx` channel and runs with the image's own Python.
+ENTRYPOINT = [
+    "sh",
+    "-c",
+    'exec "$(command -v python3 || command -v python)" '
+    f'{BOOTSTRAP_PATH} --config {RUNTIME_PATH} -- "$@"',
+    "mlx",
+]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The S3 locations of one job (or tuning job) in ``bucket`` under ``prefix``."""
+
+    bucket: str
+    prefix: str
+    job_id: str
+
+    def uri(self, *parts: str) -> str:
+        """``s3://bucket/prefix/<parts...>/`` (a prefix: trailing slash)."""
+        return f"s3://{self.bucket}/" + "".join(f"{p.strip('/')}/" for p in (self.prefix, *parts))
+
+    @property
+    def job_uri(self) -> str:
+        return self.uri(self.job_id)
+
+    @property
+    def job_key(self) -> str:
+        return f"{self.prefix}/{self.job_id}/"
+
+    @property
+    def staging_uri(self) -> str:
+        return self.uri(self.job_id, STAGING)
+
+    @property
+    def checkpoints_uri(self) -> str:
+        return self.uri(self.job_id, "checkpoints")
+
+    def input_uri(self, digest: str) -> str:
+        return self.uri("inputs", digest)
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    """``s3://bucket/a/b`` -> ``("bucket", "a/b")``."""
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    return bucket, key

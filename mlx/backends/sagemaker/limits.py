@@ -1,0 +1,149 @@
+"""SageMaker's limits, checked before any call: botocore checks types and required keys
+client-side, but not lengths, patterns or counts, so a request that breaks one would fail
+only at the service (or, worse, after inputs were uploaded).
+
+Limits from the SageMaker API reference (CreateTrainingJob, CreateHyperParameterTuningJob).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from mlx.errors import SpecError
+
+JOB_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+TUNING_NAME_MAX = 32
+ROLE_RE = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+S3_URI_RE = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/.*)?$")
+CONTAINER_STRINGS = (100, 256)  # ContainerEntrypoint / ContainerArguments: items, chars
+HYPERPARAMETERS = (100, 256, 2500)  # items, key chars, value chars
+ENVIRONMENT = (100, 512, 512)
+METRICS = (40, 255, 500)  # definitions, name chars, regex chars
+PARAMETER_RANGES = 30  # all ranges of a tuning job together
+CATEGORICAL_VALUES = 30
+SETTINGS_HINT = "Set it under `sagemaker:` in the spec or in ~/.config/mlx/config.yaml."
+
+
+def check_job_name(name: str, limit: int = 63, field: str = "TrainingJobName") -> str:
+    if len(name) > limit or not JOB_NAME_RE.match(name):
+        raise SpecError(
+            f"`{field}` {name!r} must be 1-{limit} letters, digits and hyphens, starting and "
+            "ending with a letter or digit",
+            hint="Shorten `name` in the spec.",
+        )
+    return name
+
+
+def check_role(role: str | None) -> str:
+    if not role:
+        raise SpecError(
+            "`sagemaker.role` is required: the IAM role SageMaker runs the job as",
+            hint=f"e.g. role: arn:aws:iam::123456789012:role/SageMakerRole. {SETTINGS_HINT}",
+        )
+    if len(role) > 2048 or not ROLE_RE.match(role):
+        raise SpecError(
+            f"`sagemaker.role` {role!r} is not an IAM role ARN",
+            hint="It looks like arn:aws:iam::123456789012:role/SageMakerRole.",
+        )
+    return role
+
+
+def check_bucket(bucket: str | None) -> str:
+    """The bucket name (an ``s3://bucket`` form is accepted)."""
+    if not bucket:
+        raise SpecError(
+            "`sagemaker.bucket` is required: mlx stages code and inputs and keeps artifacts there",
+            hint=f"e.g. bucket: my-ml-bucket. {SETTINGS_HINT}",
+        )
+    name = bucket[len("s3://") :] if bucket.startswith("s3://") else bucket
+    name = name.rstrip("/")
+    if not BUCKET_RE.match(name) or ".." in name:
+        raise SpecError(
+            f"`sagemaker.bucket` {bucket!r} is not an S3 bucket name",
+            hint="3-63 lower-case letters, digits, dots and hyphens, e.g. my-ml-bucket.",
+        )
+    return name
+
+
+def check_input_uri(name: str, uri: str, scheme: str | None) -> None:
+    """A remote input SageMaker can mount: ``s3://bucket/key`` only."""
+    if scheme == "s3":
+        if not S3_URI_RE.match(uri):
+            raise SpecError(
+                f"`inputs.{name}`: {uri!r} is not an S3 URI",
+                hint="Write s3://bucket/prefix/ (bucket names are lower case).",
+            )
+        return
+    copy = {"gs": "gsutil cp / gcloud storage cp", "http": "curl", "https": "curl"}
+    tool = copy.get(scheme or "", "azcopy")
+    raise SpecError(
+        f"`inputs.{name}`: SageMaker reads s3:// URIs and local paths, not {scheme}://",
+        hint=f"Copy the data to S3 ({tool}, then aws s3 cp) or give a local path for mlx to "
+        "upload.",
+    )
+
+
+def check_strings(items: Iterable[tuple[str, str]], what: str) -> None:
+    """``items``: (the spec field it came from, the string); ContainerArguments limits."""
+    most, longest = CONTAINER_STRINGS
+    items = list(items)
+    if len(items) > most:
+        raise SpecError(
+            f"{what} make {len(items)} arguments; SageMaker allows {most}",
+            hint="Move arguments into a config file passed with one argument.",
+        )
+    for field, text in items:
+        if len(text) > longest:
+            raise SpecError(
+                f"`{field}`: the argument {text[:40]!r}... is {len(text)} characters; "
+                f"SageMaker allows at most {longest} per argument",
+                hint="Pass long values through a file (a code or input file) instead.",
+            )
+
+
+def check_mapping(
+    mapping: Mapping[str, str], field: str, limits: tuple[int, int, int], what: str
+) -> None:
+    most, key_max, value_max = limits
+    if len(mapping) > most:
+        raise SpecError(f"`{field}` has {len(mapping)} {what}; SageMaker allows at most {most}")
+    for key, value in mapping.items():
+        if len(key) > key_max:
+            raise SpecError(f"`{field}.{key}`: the name is longer than {key_max} characters")
+        if len(value) > value_max:
+            raise SpecError(
+                f"`{field}.{key}` is {len(value)} characters once encoded; SageMaker allows "
+                f"at most {value_max}",
+                hint="Pass long values through a file (a code or input file) instead.",
+            )
+
+
+def check_metrics(definitions: list[dict[str, str]]) -> None:
+    most, name_max, regex_max = METRICS
+    if len(definitions) > most:
+        raise SpecError(f"`metrics` has {len(definitions)} entries; SageMaker allows {most}")
+    for i, item in enumerate(definitions):
+        if len(item["Name"]) > name_max or len(item["Regex"]) > regex_max:
+            raise SpecError(
+                f"`metrics[{i}]`: SageMaker allows names of {name_max} and regexes of "
+                f"{regex_max} characters at most"
+            )
+
+
+def check_ranges(ranges: Mapping[str, list[dict[str, object]]]) -> None:
+    count = sum(len(items) for items in ranges.values())
+    if count > PARAMETER_RANGES:
+        raise SpecError(
+            f"`tune.parameters` has {count} parameters; SageMaker tunes at most "
+            f"{PARAMETER_RANGES} at once"
+        )
+    for item in ranges.get("CategoricalParameterRanges", []):
+        values = item["Values"]
+        assert isinstance(values, list)
+        if len(values) > CATEGORICAL_VALUES:
+            raise SpecError(
+                f"`tune.parameters.{item['Name']}` has {len(values)} values; SageMaker allows "
+                f"at most {CATEGORICAL_VALUES} (grid: int ranges count as their values)"
+            )

@@ -1,0 +1,80 @@
+"""Azure ML inside the job: the values Azure substitutes into the bootstrap's command line.
+
+Standard library only (Python 3.8+): shipped in the bootstrap zipapp.
+
+Azure ML decides where a job's data is mounted and says so only by substituting
+``${{inputs.<name>}}`` and ``${{outputs.<name>}}`` into the command, and a sweep trial's
+values by substituting ``${{search_space.<name>}}``. mlx renders them as bootstrap options::
+
+    --input 'train=${{inputs.train}}' --output 'model=${{outputs.model}}'
+    --hp 'lr=${{search_space.lr}}'
+
+``apply_placed`` folds them into the runtime config, so the contract (``MLX_INPUT_TRAIN``,
+``MLX_MODEL_DIR``) and the one argv rule see them exactly as on every other platform.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from mlx.runtime.vertex import trial_value
+
+PLACED_KINDS = ("input", "output", "hp")
+OUTPUT_KEYS = {"model": "model_dir", "checkpoints": "checkpoint_dir", "output": "output_dir"}
+
+
+def sweep_value(param: Mapping[str, Any], raw: str) -> Any:
+    """A value Azure's sweep substituted, as the spec's value (the inverse of its rendering).
+
+    ``encoding`` says how mlx rendered the parameter: ``index`` (a choice whose values are
+    not safe as bare command-line text is sampled by position), ``exp`` (Bayesian sampling
+    has no log scale, so mlx samples the natural log and the value is ``exp`` of it).
+    """
+    encoding, kind = param.get("encoding"), param.get("type")
+    if encoding == "index":
+        return param["values"][int(float(raw))]
+    if kind not in ("int", "float"):
+        return trial_value(param, raw)  # the spec's own value that matches the text
+    number = math.exp(float(raw)) if encoding == "exp" else float(raw)
+    if "min" in param and "max" in param:
+        # exp(ln x) may miss x by an ulp; quniform over [min - 0.5, max + 0.5] may round
+        # half an edge outwards.
+        number = min(max(number, float(param["min"])), float(param["max"]))
+    return round(number) if kind == "int" else number  # quniform's ints come as "3.0"
+
+
+def apply_placed(config: Mapping[str, Any], placed: list[tuple[str, str, str]]) -> dict:
+    """The runtime config with ``(kind, name, value)`` options folded in: input paths,
+    output dirs, and a trial's values merged over the static hyperparameters in the search
+    space's order (as the local tuner merges them)."""
+    adapted = dict(config)
+    inputs = dict(config.get("inputs") or {})
+    space = config.get("search_space") or {}
+    chosen = {}
+    for kind, name, value in placed:
+        if kind == "input":
+            inputs[name] = value
+        elif kind == "output" and name in OUTPUT_KEYS:
+            adapted[OUTPUT_KEYS[name]] = value
+        elif kind == "hp":
+            chosen[name] = sweep_value(space.get(name) or {}, value)
+    adapted["inputs"] = inputs
+    if chosen:
+        ordered = {name: chosen[name] for name in space if name in chosen}
+        ordered.update(chosen)
+        adapted["hyperparameters"] = {**(config.get("hyperparameters") or {}), **ordered}
+    return adapted
+
+
+def adapt(config: Mapping[str, Any], environ: Mapping[str, str]) -> dict:
+    """This process's place in the job. With ``distribution: pytorch`` Azure ML starts
+    ``process_count_per_instance`` processes per node and sets ``NODE_RANK`` (the node) and
+    ``RANK`` (the process, across nodes); only process 0 reports metrics."""
+    adapted = dict(config)
+    if environ.get("NODE_RANK", "").isdigit():
+        adapted["node_rank"] = int(environ["NODE_RANK"])
+    if environ.get("RANK", "0") not in ("", "0"):
+        adapted.pop("report", None)
+    return adapted

@@ -1,0 +1,141 @@
+"""Vertex AI inside the job: the ``/gcs/`` mount, ``CLUSTER_SPEC`` and trial arguments.
+
+Standard library only (Python 3.8+): shipped in the bootstrap zipapp.
+
+- Vertex mounts Cloud Storage at ``/gcs/<bucket>/`` (Cloud Storage FUSE) and gives the
+  job's output locations as ``gs://`` URIs (``AIP_MODEL_DIR``, ``AIP_CHECKPOINT_DIR``),
+  per trial in tuning jobs; the script gets them as paths under the mount.
+- Multi-node jobs learn their place from ``CLUSTER_SPEC`` (JSON: ``cluster`` maps pool
+  names to hosts, ``task`` says which pool and index this replica is).
+- Tuning trials receive the sampled values as ``--<parameter_id>=<value>`` arguments that
+  Vertex appends to the container's args; ``fold_trial_args`` takes them back off and
+  merges them into the hyperparameters, so the one argv rule renders them as on local.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from mlx.runtime.argv import format_scalar
+
+GCS_MOUNT = "/gcs/"
+HYPERTUNE_FILE = "/tmp/hypertune/output.metrics"  # cloudml-hypertune's default
+
+
+def gcs_path(uri: str) -> str:
+    """``gs://bucket/a/b`` -> ``/gcs/bucket/a/b``; anything else is returned unchanged."""
+    if uri.startswith("gs://"):
+        return GCS_MOUNT + uri[len("gs://") :]
+    return uri
+
+
+def cluster_nodes(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``{"num_nodes", "node_rank"}`` from Vertex's ``CLUSTER_SPEC``, or {} without one.
+
+    Replicas are numbered across pools in pool order: ``workerpool0-0`` is node 0 and
+    ``workerpool1-k`` node k+1 (mlx puts one replica in pool 0 and the rest in pool 1).
+    """
+    try:
+        spec = json.loads(environ.get("CLUSTER_SPEC") or "")
+        pools = spec["cluster"]
+        task = spec["task"]
+        names = sorted((name for name in pools if name.startswith("workerpool")), key=_pool_index)
+        before = sum(len(pools[name]) for name in names[: names.index(task["type"])])
+        return {
+            "num_nodes": sum(len(pools[name]) for name in names),
+            "node_rank": before + int(task["index"]),
+        }
+    except (ValueError, KeyError, TypeError):
+        return {}
+
+
+def _pool_index(name: str) -> int:
+    digits = name[len("workerpool") :]
+    return int(digits) if digits.isdigit() else 0
+
+
+def platform_dirs(environ: Mapping[str, str]) -> dict[str, str]:
+    """Model, checkpoint and output dirs under the mount, from Vertex's ``AIP_*`` URIs.
+
+    ``output_dir`` is the ``output`` sibling of the model dir, so a trial's outputs stay
+    under that trial's prefix (``<job>/<trial>/output``).
+    """
+    model = environ.get("AIP_MODEL_DIR")
+    if not model:
+        return {}
+    model_dir = gcs_path(model).rstrip("/")
+    dirs = {
+        "model_dir": model_dir,
+        "output_dir": posixpath.join(posixpath.dirname(model_dir), "output"),
+    }
+    checkpoints = environ.get("AIP_CHECKPOINT_DIR")
+    if checkpoints:
+        dirs["checkpoint_dir"] = gcs_path(checkpoints).rstrip("/")
+    return dirs
+
+
+def trial_value(param: Mapping[str, Any], raw: Any) -> Any:
+    """A value Vertex chose (text, or a JSON number) as the spec's type for ``param``.
+
+    Categorical values travel as text and discrete ones as doubles: the spec's own value
+    that matches is returned, so ``choice: [true, 8]`` still renders as a flag and an int.
+    """
+    kind = param.get("type")
+    if kind == "int":
+        return int(float(raw))
+    if kind == "float":
+        return float(raw)
+    for value in param.get("values") or []:
+        if kind == "discrete" and float(value) == float(raw):
+            return value
+        if kind == "choice" and format_scalar(value) == str(raw):
+            return value
+    return raw
+
+
+def _trial_arg(args: list[str], end: int, space: Mapping[str, Any]) -> Optional[tuple]:
+    """The ``--name=value`` or ``--name value`` ending at ``args[end-1]``: (name, raw, width)."""
+    last = args[end - 1]
+    if last.startswith("--") and "=" in last:
+        name, _, raw = last[2:].partition("=")
+        if name in space:
+            return name, raw, 1
+    if end >= 2 and args[end - 2].startswith("--") and args[end - 2][2:] in space:
+        return args[end - 2][2:], last, 2
+    return None
+
+
+def fold_trial_args(
+    command: list[str], hyperparameters: Mapping[str, Any], space: Mapping[str, Any]
+) -> tuple[list[str], dict[str, Any]]:
+    """Take the trial's arguments off the end of ``command``; merge them over the static
+    hyperparameters in the search space's order (as the local tuner does)."""
+    end, chosen = len(command), {}
+    while end > 0:
+        found = _trial_arg(command, end, space)
+        if found is None or found[0] in chosen:
+            break
+        name, raw, width = found
+        chosen[name] = trial_value(space[name], raw)
+        end -= width
+    ordered = {name: chosen[name] for name in space if name in chosen}
+    return command[:end], {**hyperparameters, **ordered}
+
+
+def adapt(
+    config: Mapping[str, Any], command: list[str], environ: Mapping[str, str]
+) -> tuple[dict[str, Any], list[str]]:
+    """The runtime config and command for this replica of a Vertex job."""
+    adapted = dict(config)
+    adapted.update(platform_dirs(environ))
+    space = config.get("search_space") or {}
+    if space:
+        command, adapted["hyperparameters"] = fold_trial_args(
+            command, config.get("hyperparameters") or {}, space
+        )
+    adapted["hypertune_file"] = environ.get("CLOUD_ML_HP_METRIC_FILE") or HYPERTUNE_FILE
+    adapted["trial_id"] = environ.get("CLOUD_ML_TRIAL_ID") or "0"
+    return adapted, command
