@@ -66,3 +66,26 @@ def test_impossible_request_is_an_error_row_not_a_crash(mlx, tmp_path: Path) -> 
     rows = json.loads(mlx("price", spec, "--json").stdout)
     vertex = next(r for r in rows if r["provider"] == "vertex")
     assert "L4:3 is not offered on vertex; nearest: L4:2 (g2-standard-24)" in vertex["error"]
+
+
+def test_translate_shows_the_chosen_instance_and_its_price(
+    mlx, tmp_path: Path, no_network: None
+) -> None:
+    spec = write(
+        tmp_path / "job.yaml",
+        SPEC + "sagemaker: {role: 'arn:aws:iam::123456789012:"
+        "role/SageMakerRole', bucket: my-bucket, region: us-east-1}\n"
+        "vertex: {project: my-project, bucket: gs://my-bucket}\n",
+    )
+    sagemaker = mlx("translate", spec, "--json")
+    assert sagemaker.exit_code == 0, sagemaker.stderr
+    assert json.loads(sagemaker.stdout)["request"]["ResourceConfig"]["InstanceType"] == (
+        "ml.p4d.24xlarge"
+    )
+    assert (
+        "Instance: ml.p4d.24xlarge (8× A100): $37.69/h on-demand × 2 nodes = $75.38/h; "
+        "max $753.76 for 10h"
+    ) in sagemaker.stderr
+    vertex = mlx("translate", spec, "-p", "vertex", "--json")
+    assert vertex.exit_code == 0, vertex.stderr
+    assert "Instance: a2-highgpu-1g" in vertex.stderr

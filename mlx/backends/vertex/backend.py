@@ -1,0 +1,308 @@
+"""The Vertex AI backend: ``aiplatform_v1`` JobService (REST), Cloud Storage, Cloud Logging.
+
+Vertex assigns job ids itself, so a create whose answer was lost (a timeout, a dropped
+connection) cannot be retried blindly: every job carries the label ``mlx-job-id``, and
+mlx lists by that label before creating again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from mlx.backends.base import (
+    Artifact,
+    Backend,
+    JobState,
+    JobStatus,
+    LogLine,
+    LogQuery,
+    Progress,
+    Submission,
+    TrialStatus,
+)
+from mlx.backends.local import MASK, resolve_secrets
+from mlx.backends.vertex import artifacts, staging
+from mlx.backends.vertex.clients import Backoff, Clients, describe, gcp_errors, transient_errors
+from mlx.backends.vertex.layout import Layout
+from mlx.backends.vertex.logs import Poller, Source, rfc3339
+from mlx.backends.vertex.render import JOB_LABEL, Plan, training_plan
+from mlx.backends.vertex.settings import Target, target_of
+from mlx.backends.vertex.states import (
+    job_status,
+    numeric_id,
+    trial_native,
+    trial_status,
+)
+from mlx.backends.vertex.study import tuning_plan
+from mlx.errors import BackendError
+from mlx.spec import JobSpec
+from mlx.store import JobRecord
+
+# request key -> (message class, JobService noun)
+_KINDS = {
+    "customJob": ("CustomJob", "custom_job"),
+    "hyperparameterTuningJob": ("HyperparameterTuningJob", "hyperparameter_tuning_job"),
+}
+
+
+class VertexBackend(Backend):
+    name = "vertex"
+    poll_seconds = 5.0
+    backoff = Backoff()
+    create_attempts = 4
+    log_poll_seconds = 5.0
+    log_overlap = 10.0
+    log_drain_seconds = 5.0
+
+    def __init__(self) -> None:
+        self._clients: dict[Target, Clients] = {}
+        self._lock = threading.Lock()
+
+    def clients(self, target: Target) -> Clients:
+        with self._lock:
+            if target not in self._clients:
+                self._clients[target] = Clients(target)
+            return self._clients[target]
+
+    def record_clients(self, record: JobRecord) -> Clients:
+        return self.clients(target_of(record.location))
+
+    # -- render and submit -------------------------------------------------------------
+
+    def render(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
+        return training_plan(spec, job_id, _masked(spec)).shown()
+
+    def render_tuning(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
+        return tuning_plan(spec, job_id, _masked(spec)).shown()
+
+    def submit(self, spec: JobSpec, job_id: str) -> Submission:
+        return self._launch(training_plan(spec, job_id, resolve_secrets(spec)))
+
+    def submit_tuning(self, spec: JobSpec, job_id: str) -> Submission:
+        return self._launch(tuning_plan(spec, job_id, resolve_secrets(spec)))
+
+    def _launch(self, plan: Plan) -> Submission:
+        """Parse the request strictly, stage what the job reads, then create it once."""
+        from mlx.console import warn
+
+        key = next(k for k in _KINDS if k in plan.request)
+        message = parse_strictly(key, plan.request[key])
+        for warning in plan.warnings:
+            warn(warning)
+        clients = self.clients(plan.target)
+        clients.jobs  # noqa: B018 - missing credentials fail before anything is uploaded
+        staging.stage(clients.bucket(), plan, self.backoff.storage_retry())
+        job = self._create(clients, key, plan, message)
+        return Submission(
+            native_id=job.name,
+            artifacts_uri=plan.layout.job_uri,
+            location=plan.target.as_location(),
+        )
+
+    def _create(self, clients: Clients, key: str, plan: Plan, message: Any) -> Any:
+        """Create the job; after an answer that may have been lost, look for it by label."""
+        cls_name, noun = _KINDS[key]
+        create = getattr(clients.jobs, f"create_{noun}")
+        what = f"Create{cls_name} {plan.layout.job_id}"
+        for attempt in range(1, self.create_attempts + 1):
+            with gcp_errors(what):
+                try:
+                    # No retry object: a retried create could start the job twice.
+                    return create(parent=plan.target.parent, **{noun: message}, retry=None)
+                except transient_errors() as e:
+                    error = e
+            found = self._find_by_label(clients, noun, plan)
+            if found is not None:
+                return found
+            if attempt == self.create_attempts:
+                raise BackendError(f"{what} failed after {attempt} attempts: {describe(error)}")
+            time.sleep(min(self.backoff.initial * 2**attempt, self.backoff.maximum))
+        raise AssertionError("unreachable")
+
+    def _find_by_label(self, clients: Clients, noun: str, plan: Plan) -> Optional[Any]:
+        lister = getattr(clients.jobs, f"list_{noun}s")
+        request = {
+            "parent": plan.target.parent,
+            "filter": f'labels.{JOB_LABEL}="{plan.layout.job_id}"',
+        }
+        with gcp_errors(f"listing jobs labelled {JOB_LABEL}={plan.layout.job_id}"):
+            return next(iter(lister(request=request, retry=self.backoff.retry())), None)
+
+    # -- state -------------------------------------------------------------------------
+
+    def _get(self, record: JobRecord, name: str, tuning: bool) -> Any:
+        jobs = self.record_clients(record).jobs
+        noun = "hyperparameter_tuning_job" if tuning else "custom_job"
+        what = f"Get{'HyperparameterTuningJob' if tuning else 'CustomJob'} {name}"
+        with gcp_errors(what, missing=f"Vertex AI has no job {name!r}"):
+            return getattr(jobs, f"get_{noun}")(name=name, retry=self.backoff.retry())
+
+    def status(self, record: JobRecord) -> JobStatus:
+        if not record.native_id:
+            return JobStatus(JobState.FAILED, "the job was never created on Vertex AI")
+        if record.kind == "trial":
+            return self._trial_status(record)
+        job = self._get(record, record.native_id, tuning=record.kind == "tuning")
+        status = job_status(job)
+        if status.state.terminal and record.kind == "training":
+            return job_status(job, self._metrics(record))
+        return status
+
+    def _trial_status(self, record: JobRecord) -> JobStatus:
+        job_name, trial = trial_native(record.native_id or "")
+        for found in self._trials(record, job_name):
+            if str(found.number) == trial:
+                return JobStatus(found.state, found.message, metrics=_objective(record, found))
+        return JobStatus(JobState.PENDING)
+
+    def _metrics(self, record: JobRecord) -> dict[str, float]:
+        """Each metric's last value, from the metrics.jsonl the bootstrap wrote."""
+        from mlx.backends.local_run import parse_metrics
+
+        layout = Layout(record.location["bucket"], record.id)
+        bucket = self.record_clients(record).bucket()
+        data = staging.read_bytes(bucket, layout.metrics_uri, self.backoff.storage_retry())
+        return parse_metrics(data.decode("utf-8", "replace").splitlines()) if data else {}
+
+    def list_trials(self, record: JobRecord) -> list[TrialStatus]:
+        return self._trials(record, record.native_id or "")
+
+    def _trials(self, record: JobRecord, job_name: str) -> list[TrialStatus]:
+        tune = record.spec.get("tune") or {}
+        job = self._get(record, job_name, tuning=True)
+        objective = tune.get("objective", {}).get("metric", "")
+        space = tune.get("parameters") or {}
+        return [trial_status(t, job.name, objective, space) for t in job.trials]
+
+    def list_states(self, records: list[JobRecord]) -> dict[str, JobStatus]:
+        """One ``ListCustomJobs`` per project and location, filtered server-side by mlx's
+        label and creation time, instead of one Get per job."""
+        found: dict[str, JobStatus] = {}
+        wanted = [r for r in records if r.kind == "training" and r.native_id and r.location]
+        for target in {target_of(r.location) for r in wanted}:
+            mine = [r for r in wanted if target_of(r.location) == target]
+            since = min(r.created_at for r in mine) - 3600  # mlx's clock against Vertex's
+            request = {
+                "parent": target.parent,
+                "filter": f'labels.{JOB_LABEL}:* AND create_time>="{rfc3339(since)}"',
+                "page_size": 100,
+            }
+            ids = {r.id for r in mine}
+            with gcp_errors(f"ListCustomJobs in {target.parent}"):
+                for job in self.clients(target).jobs.list_custom_jobs(
+                    request=request, retry=self.backoff.retry()
+                ):
+                    if job.labels.get(JOB_LABEL) in ids:
+                        found[job.labels[JOB_LABEL]] = job_status(job)
+        return found
+
+    def cancel(self, record: JobRecord) -> None:
+        if record.kind == "trial":
+            raise BackendError(
+                f"{record.id} is one trial of {record.parent_id}: Vertex AI cancels whole "
+                "tuning jobs",
+                hint=f"`mlx cancel {record.parent_id}` stops every trial.",
+            )
+        jobs = self.record_clients(record).jobs
+        tuning = record.kind == "tuning"
+        noun = "hyperparameter_tuning_job" if tuning else "custom_job"
+        name = record.native_id
+        with gcp_errors(f"Cancel{'HyperparameterTuningJob' if tuning else 'CustomJob'} {name}"):
+            getattr(jobs, f"cancel_{noun}")(name=name, retry=self.backoff.retry())
+
+    # -- logs --------------------------------------------------------------------------
+
+    def logs(self, record: JobRecord, query: LogQuery) -> Iterator[LogLine]:
+        if not record.native_id:
+            return
+        clients = self.record_clients(record)
+        source = log_source(record)
+        if record.kind == "trial":  # trials are recorded when mlx first sees them: later
+            job = self._get(record, trial_native(record.native_id)[0], tuning=True)
+            source = replace(source, created_at=job.create_time.timestamp())
+        poller = Poller(
+            self._list_entries(clients),
+            source,
+            query,
+            poll_seconds=self.log_poll_seconds,
+            overlap=self.log_overlap,
+            drain_seconds=self.log_drain_seconds,
+        )
+        if not query.follow:
+            yield from poller.history(time.time())
+            return
+        yield from poller.follow(lambda: self.status(record).state.terminal)
+
+    def _list_entries(self, clients: Clients) -> Callable[[dict[str, Any]], Any]:
+        retry = self.backoff.retry()
+
+        def list_entries(request: dict[str, Any]) -> Iterator[Any]:
+            with gcp_errors("ListLogEntries"):
+                yield from clients.logging.list_log_entries(request=request, retry=retry)
+
+        return list_entries
+
+    # -- artifacts ---------------------------------------------------------------------
+
+    def list_artifacts(self, record: JobRecord) -> list[Artifact]:
+        bucket = self.record_clients(record).bucket()
+        prefix = artifact_prefix(record)
+        with gcp_errors(f"listing gs://{bucket.name}/{prefix}"):
+            return artifacts.list_under(bucket, prefix, self.backoff.storage_retry())
+
+    def download(
+        self, record: JobRecord, artifact: Artifact, target: Path, progress: Progress
+    ) -> None:
+        bucket = self.record_clients(record).bucket()
+        key = artifact_prefix(record) + artifact.path
+        with gcp_errors(f"downloading gs://{bucket.name}/{key}"):
+            artifacts.download(
+                bucket, key, artifact, target, progress, self.backoff.storage_retry()
+            )
+
+    def local_checksum(self, path: Path, artifact: Artifact) -> Optional[str]:
+        return artifacts.file_checksum(path) if artifact.checksum else None
+
+
+def parse_strictly(key: str, body: dict[str, Any]) -> Any:
+    """The request as its ``aiplatform_v1`` message; an unknown field is mlx's bug."""
+    import json
+
+    from google.cloud import aiplatform_v1
+    from google.protobuf.json_format import ParseError
+
+    cls = getattr(aiplatform_v1, _KINDS[key][0])
+    try:
+        return cls.from_json(json.dumps(body), ignore_unknown_fields=False)
+    except ParseError as e:
+        raise BackendError(f"the rendered {_KINDS[key][0]} does not parse: {e}") from e
+
+
+def log_source(record: JobRecord) -> Source:
+    project = record.location["project"]
+    if record.kind == "trial":
+        job_name, trial = trial_native(record.native_id or "")
+        return Source(project, numeric_id(job_name), trial, record.created_at)
+    return Source(project, numeric_id(record.native_id or ""), None, record.created_at)
+
+
+def artifact_prefix(record: JobRecord) -> str:
+    """The job's prefix in its bucket; a trial's is its tuning job's plus the trial id."""
+    if record.kind == "trial":
+        _, trial = trial_native(record.native_id or "")
+        return Layout(record.location["bucket"], record.parent_id or "").trial_key(trial)
+    return Layout(record.location["bucket"], record.id).job_key
+
+
+def _objective(record: JobRecord, trial: TrialStatus) -> dict[str, float]:
+    metric = ((record.spec.get("tune") or {}).get("objective") or {}).get("metric")
+    return {metric: trial.objective} if metric and trial.objective is not None else {}
+
+
+def _masked(spec: JobSpec) -> dict[str, str]:
+    return {name: MASK for name in spec.secrets}

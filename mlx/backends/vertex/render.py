@@ -1,0 +1,238 @@
+"""The training request: a ``CustomJob`` in REST JSON, the runtime config and the uploads.
+
+Pure: no SDK, no call, so ``mlx translate`` is fast. The JSON is what the REST API takes
+(camelCase, int64 as text, enums by name); ``submit`` parses it strictly with
+``aiplatform_v1.CustomJob.from_json(..., ignore_unknown_fields=False)`` before sending, so
+a misspelt field fails before anything is uploaded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from mlx.backends.common import resolve_machine, tree_digest
+from mlx.backends.vertex.layout import Layout, mounted
+from mlx.backends.vertex.settings import Target, target_for
+from mlx.errors import SpecError
+from mlx.runtime.contract import input_env_name
+from mlx.spec import JobSpec, uri_scheme
+
+DEFAULT_DISK_GB = 100  # Vertex's own default boot disk
+DISK_TYPE = "pd-ssd"
+JOB_LABEL = "mlx-job-id"
+# The image's own Python runs the bootstrap from the /gcs/ mount; `python3` first, as
+# slim images may have no `python`. Vertex appends containerSpec.args to the command.
+_EXEC_PYTHON = 'exec "$(command -v python3 || command -v python)" "$@"'
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A local file or directory and the prefix it is staged under; ``once``: by content,
+    skipped when a finished copy is there."""
+
+    source: Path
+    uri: str
+    once: bool = False
+
+
+@dataclass
+class Plan:
+    """Everything ``submit`` needs, computed without a call."""
+
+    request: dict[str, Any]  # {"parent", "customJob"} or {"parent", "hyperparameterTuningJob"}
+    runtime: dict[str, Any]
+    target: Target
+    layout: Layout
+    uploads: list[Upload] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()
+
+    def shown(self) -> dict[str, Any]:
+        """The request as ``translate`` prints it, with what would be staged beside it."""
+        staged = {u.uri: str(u.source) for u in self.uploads}
+        staged[self.layout.bootstrap_uri] = "the mlx bootstrap (zipapp)"
+        return {**self.request, "staging": {"files": staged, "runtime.json": self.runtime}}
+
+
+@dataclass
+class Container:
+    """The parts of a worker pool that training and tuning share."""
+
+    machine: dict[str, Any]
+    env: list[dict[str, str]]
+    inputs: dict[str, str]  # name -> path under /gcs/
+    uploads: list[Upload]
+    num_gpus: int
+    warnings: tuple[str, ...]
+
+
+def training_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> Plan:
+    """The ``CustomJob`` for ``spec`` as job ``job_id``; ``secrets``: values or masks."""
+    target = target_for(spec)
+    layout = Layout(target.bucket, job_id)
+    parts = container_parts(spec, layout, secrets)
+    runtime = runtime_config(spec, job_id, layout, parts)
+    runtime.update(hyperparameters_in_argv=True, metrics_file=mounted(layout.metrics_uri))
+    custom_job = {
+        "displayName": job_id,
+        "labels": {JOB_LABEL: job_id},
+        "jobSpec": job_spec(spec, target, layout, parts, args=spec.argv()),
+    }
+    return Plan(
+        {"parent": target.parent, "customJob": custom_job},
+        runtime,
+        target,
+        layout,
+        parts.uploads + code_uploads(spec, layout),
+        parts.warnings,
+    )
+
+
+def job_spec(
+    spec: JobSpec, target: Target, layout: Layout, parts: Container, args: list[str]
+) -> dict[str, Any]:
+    """A ``CustomJobSpec``: pool 0 with one replica, pool 1 with the other nodes."""
+    pool = {
+        "machineSpec": parts.machine,
+        "replicaCount": "1",
+        "diskSpec": disk_spec(spec),
+        "containerSpec": {
+            "imageUri": spec.image,
+            "command": bootstrap_command(layout),
+            "args": args,
+            **({"env": parts.env} if parts.env else {}),
+        },
+    }
+    pools = [pool]
+    if spec.resources.nodes > 1:
+        pools.append({**pool, "replicaCount": str(spec.resources.nodes - 1)})
+    result: dict[str, Any] = {
+        "workerPoolSpecs": pools,
+        "baseOutputDirectory": {"outputUriPrefix": layout.job_uri},
+    }
+    scheduling = scheduling_spec(spec)
+    if scheduling:
+        result["scheduling"] = scheduling
+    if target.service_account:
+        result["serviceAccount"] = target.service_account
+    if target.network:
+        result["network"] = target.network
+    return result
+
+
+def bootstrap_command(layout: Layout) -> list[str]:
+    return [
+        "sh",
+        "-c",
+        _EXEC_PYTHON,
+        "mlx",
+        mounted(layout.bootstrap_uri),
+        "--config",
+        mounted(layout.runtime_uri),
+        "--",
+    ]
+
+
+def container_parts(spec: JobSpec, layout: Layout, secrets: dict[str, str]) -> Container:
+    machine, gpus, warnings = machine_spec(spec)
+    inputs, uploads = stage_inputs(spec, layout)
+    env = {**spec.env, **secrets}
+    env.update({f"MLX_INPUT_{input_env_name(name)}": path for name, path in inputs.items()})
+    return Container(
+        machine=machine,
+        env=[{"name": k, "value": v} for k, v in env.items()],
+        inputs=inputs,
+        uploads=uploads,
+        num_gpus=gpus,
+        warnings=warnings,
+    )
+
+
+def machine_spec(spec: JobSpec) -> tuple[dict[str, Any], int, tuple[str, ...]]:
+    """``machineSpec`` from ``resources`` (``instance_type.vertex`` wins), GPUs per node,
+    and the catalog's warnings."""
+    choice = resolve_machine("vertex", spec.resources)
+    machine: dict[str, Any] = {"machineType": choice.instance_type}
+    if choice.accelerator_count and choice.provider_accelerator_type:
+        machine["acceleratorType"] = choice.provider_accelerator_type
+        machine["acceleratorCount"] = choice.accelerator_count
+    return machine, choice.accelerator_count, choice.warnings
+
+
+def disk_spec(spec: JobSpec) -> dict[str, Any]:
+    size = spec.resources.disk_gb
+    return {
+        "bootDiskType": DISK_TYPE,
+        "bootDiskSizeGb": DEFAULT_DISK_GB if size is None else max(1, math.ceil(size)),
+    }
+
+
+def scheduling_spec(spec: JobSpec) -> dict[str, Any]:
+    """``timeout`` from ``max_runtime``; ``SPOT`` capacity (preemptible) with ``spot``."""
+    scheduling: dict[str, Any] = {}
+    seconds = spec.resources.max_runtime_seconds
+    if seconds is not None:
+        scheduling["timeout"] = f"{seconds}s"
+    if spec.resources.spot:
+        scheduling["strategy"] = "SPOT"
+    return scheduling
+
+
+def stage_inputs(spec: JobSpec, layout: Layout) -> tuple[dict[str, str], list[Upload]]:
+    """Each input's path under ``/gcs/``; local ones are uploaded once, by content."""
+    paths: dict[str, str] = {}
+    uploads: list[Upload] = []
+    for name, uri in spec.inputs.items():
+        local = spec.local_input_path(name)
+        if local is None:
+            check_input_uri(name, uri)
+            paths[name] = mounted(uri)
+            continue
+        upload = Upload(local, layout.input_uri(tree_digest(local)), once=True)
+        uploads.append(upload)
+        path = mounted(upload.uri)
+        paths[name] = path + local.name if local.is_file() else path.rstrip("/")
+    return paths, uploads
+
+
+def check_input_uri(name: str, uri: str) -> None:
+    """A remote input the job can read through the mount: ``gs://bucket/...`` only."""
+    scheme = uri_scheme(uri)
+    if scheme == "gs":
+        return
+    tool = "gcloud storage cp -r" if scheme in ("s3", "http", "https") else "azcopy, then gcloud"
+    raise SpecError(
+        f"`inputs.{name}`: Vertex AI reads gs:// URIs and local paths, not {scheme}://",
+        hint=f"Copy the data to Cloud Storage ({tool}) or give a local path for mlx to upload.",
+    )
+
+
+def code_uploads(spec: JobSpec, layout: Layout) -> list[Upload]:
+    code = spec.code_dir()
+    return [] if code is None else [Upload(code, layout.code_uri)]
+
+
+def runtime_config(spec: JobSpec, job_id: str, layout: Layout, parts: Container) -> dict[str, Any]:
+    """The bootstrap's config. The dirs are fallbacks: Vertex's ``AIP_*`` values win."""
+    config: dict[str, Any] = {
+        "job_id": job_id,
+        "provider": "vertex",
+        "inputs": parts.inputs,
+        "model_dir": mounted(layout.uri(job_id, "model")).rstrip("/"),
+        "checkpoint_dir": mounted(layout.uri(job_id, "checkpoints")).rstrip("/"),
+        "output_dir": mounted(layout.uri(job_id, "output")).rstrip("/"),
+        "hyperparameters": spec.hyperparameters,
+        "args_style": spec.args_style,
+        "metrics": [{"name": m.name, "regex": m.pattern} for m in spec.metrics],
+        "num_nodes": spec.resources.nodes,
+        "num_gpus": parts.num_gpus,
+    }
+    if spec.code is not None:
+        config["workdir"] = mounted(layout.code_uri).rstrip("/")
+    return config
+
+
+def job_id_label(labels: Optional[dict[str, str]]) -> Optional[str]:
+    return (labels or {}).get(JOB_LABEL)

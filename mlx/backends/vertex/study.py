@@ -1,0 +1,110 @@
+"""The tuning request: a ``HyperparameterTuningJob`` in REST JSON.
+
+The spec's search space (validated for every provider by ``mlx.spec.Tune``) maps onto
+``studySpec``: float -> ``doubleValueSpec``, int -> ``integerValueSpec``, choice ->
+``categoricalValueSpec`` (values as text), discrete -> ``discreteValueSpec``, with
+``UNIT_LOG_SCALE``/``UNIT_LINEAR_SCALE``. Vertex passes each trial's values to the
+container as ``--<parameter_id>=<value>`` arguments; the bootstrap folds them back into
+the hyperparameters (``mlx.runtime.vertex.fold_trial_args``), and turns the objective it
+parses from stdout into the hypertune metrics file Vertex reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlx.backends.vertex.layout import Layout
+from mlx.backends.vertex.render import (
+    JOB_LABEL,
+    Plan,
+    code_uploads,
+    container_parts,
+    job_spec,
+    runtime_config,
+)
+from mlx.backends.vertex.settings import target_for
+from mlx.runtime.argv import format_scalar
+from mlx.spec import JobSpec, Parameter, Tune
+
+# Vertex's default algorithm (ALGORITHM_UNSPECIFIED) is its Bayesian optimisation; it has
+# no Hyperband: that runs as Bayesian search with median early stopping.
+_ALGORITHMS = {
+    "bayesian": None,
+    "random": "RANDOM_SEARCH",
+    "grid": "GRID_SEARCH",
+    "hyperband": None,
+}
+_SCALES = {"linear": "UNIT_LINEAR_SCALE", "log": "UNIT_LOG_SCALE"}
+
+
+def tuning_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> Plan:
+    """The ``HyperparameterTuningJob`` for ``spec``; trials run ``trialJobSpec``."""
+    from mlx.tuning.space import grid_size
+
+    tune = spec.tune
+    assert tune is not None
+    target = target_for(spec)
+    layout = Layout(target.bucket, job_id)
+    parts = container_parts(spec, layout, secrets)
+    runtime = runtime_config(spec, job_id, layout, parts)
+    runtime.update(report="vertex", objective=tune.objective.metric, search_space=space(tune))
+    warnings = parts.warnings
+    if tune.algorithm == "hyperband":
+        warnings += ("Vertex AI has no Hyperband: it runs Bayesian search with early stopping",)
+    tuning_job = {
+        "displayName": job_id,
+        "labels": {JOB_LABEL: job_id},
+        "studySpec": study_spec(tune),
+        "maxTrialCount": min(tune.max_trials, grid_size(tune) or tune.max_trials),
+        "parallelTrialCount": tune.parallel_trials,
+        # The bootstrap renders static and trial hyperparameters together: not in args.
+        "trialJobSpec": job_spec(spec, target, layout, parts, args=trial_args(spec)),
+    }
+    request = {"parent": target.parent, "hyperparameterTuningJob": tuning_job}
+    uploads = parts.uploads + code_uploads(spec, layout)
+    return Plan(request, runtime, target, layout, uploads, warnings)
+
+
+def trial_args(spec: JobSpec) -> list[str]:
+    return [*spec.command_argv(), *spec.args]
+
+
+def study_spec(tune: Tune) -> dict[str, Any]:
+    study: dict[str, Any] = {
+        "metrics": [{"metricId": tune.objective.metric, "goal": tune.objective.goal.upper()}],
+        "parameters": [parameter_spec(name, p) for name, p in tune.parameters.items()],
+        # The objective is the last value the trial reported, as on local.
+        "measurementSelectionType": "LAST_MEASUREMENT",
+    }
+    algorithm = _ALGORITHMS[tune.algorithm]
+    if algorithm:
+        study["algorithm"] = algorithm
+    if tune.early_stopping:
+        # Median stopping over steps (not elapsed time), like the local tuner's pruner.
+        study["medianAutomatedStoppingSpec"] = {}
+    return study
+
+
+def parameter_spec(name: str, param: Parameter) -> dict[str, Any]:
+    spec: dict[str, Any] = {"parameterId": name}
+    if param.type == "float":
+        spec["doubleValueSpec"] = {"minValue": param.min, "maxValue": param.max}
+    elif param.type == "int":
+        # int64 travels as text in REST JSON.
+        low, high = int(param.min or 0), int(param.max or 0)
+        spec["integerValueSpec"] = {"minValue": str(low), "maxValue": str(high)}
+    elif param.type == "discrete":
+        spec["discreteValueSpec"] = {"values": [float(v) for v in param.values or []]}
+    else:
+        spec["categoricalValueSpec"] = {"values": [format_scalar(v) for v in param.values or []]}
+    if param.type in ("float", "int", "discrete"):
+        spec["scaleType"] = _SCALES[param.scale]
+    return spec
+
+
+def space(tune: Tune) -> dict[str, Any]:
+    """The search space as the bootstrap needs it to type the trial's values."""
+    return {
+        name: {"type": p.type, **({"values": p.values} if p.values is not None else {})}
+        for name, p in tune.parameters.items()
+    }
