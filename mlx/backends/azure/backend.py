@@ -1,0 +1,232 @@
+"""The Azure ML backend: command and sweep jobs through azure-ai-ml, artifacts and logs
+through azure-storage-blob, credentials through azure-identity.
+
+A job is an Azure ML job named by its mlx id, in the experiment named by the spec's
+``name``; its artifacts are under ``mlx/<id>/`` on the spec's datastore and its logs under
+the run's prefix in the workspace's artifact store (see ``layout``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Optional
+
+from mlx.backends.azure import artifacts, clients, logs, runs, staging
+from mlx.backends.azure.layout import (
+    ARTIFACT_STORE,
+    TAG,
+    artifact_prefix,
+    artifacts_uri,
+    log_prefix,
+)
+from mlx.backends.azure.render import command_job, processes_per_node
+from mlx.backends.azure.settings import Workspace, compute_for, workspace_for
+from mlx.backends.azure.states import job_status, state_of
+from mlx.backends.azure.sweep import runtime_space, sweep_job, trial_params
+from mlx.backends.base import (
+    Artifact,
+    Backend,
+    JobState,
+    JobStatus,
+    LogLine,
+    LogQuery,
+    Progress,
+    Submission,
+    TrialStatus,
+)
+from mlx.backends.local import MASK, resolve_secrets
+from mlx.settings import mlx_home
+from mlx.spec import JobSpec, spec_from_record
+from mlx.store import JobRecord
+
+
+class AzureBackend(Backend):
+    name = "azure"
+    poll_seconds = 5.0  # job state polls while waiting (ARM GET jobs)
+    log_poll_seconds = 2.0  # log blob listings while following
+    cancel_wait_seconds = 10.0  # how long cancel follows Azure's cancel operation
+
+    @functools.cached_property
+    def cache(self) -> Path:
+        return mlx_home() / "cache"
+
+    # -- clients -----------------------------------------------------------------------
+
+    @functools.lru_cache(maxsize=8)  # noqa: B019 - one backend per mlx command
+    def ml(self, workspace: Workspace) -> Any:
+        return clients.ml_client(workspace)
+
+    @functools.lru_cache(maxsize=8)  # noqa: B019
+    def container(self, workspace: Workspace, datastore: str) -> Any:
+        return clients.container_client(self.ml(workspace), datastore)
+
+    def _ml_for(self, record: JobRecord) -> Any:
+        return self.ml(Workspace.from_location(record.location))
+
+    # -- render and submit -------------------------------------------------------------
+
+    def render(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
+        return self._document(spec, job_id, command_job, {n: MASK for n in spec.secrets})
+
+    def render_tuning(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
+        return self._document(spec, job_id, sweep_job, {n: MASK for n in spec.secrets})
+
+    def _document(
+        self, spec: JobSpec, job_id: str, build: Any, secrets: dict[str, str], code: Any = None
+    ) -> dict[str, Any]:
+        """``build``'s document; ``code`` is the snapshot (translate: the user's dir)."""
+        code = code or staging.code_path(spec, self.cache)
+        return build(spec, job_id, compute=compute_for(spec.azure), code=str(code), secrets=secrets)
+
+    def submit(self, spec: JobSpec, job_id: str) -> Submission:
+        return self._submit(spec, job_id, command_job)
+
+    def submit_tuning(self, spec: JobSpec, job_id: str) -> Submission:
+        return self._submit(spec, job_id, sweep_job)
+
+    def _submit(self, spec: JobSpec, job_id: str, build: Any) -> Submission:
+        secrets = resolve_secrets(spec)  # at submit only; a missing one fails before any call
+        workspace = workspace_for(spec.azure)
+        ml = self.ml(workspace)
+        _check_cluster(ml, spec)
+        with staging.snapshot(spec, self.cache) as code:
+            document = self._document(spec, job_id, build, secrets, code=code)
+            job = staging.create(ml, document)
+        location = {**workspace.location(), "datastore": spec.azure.datastore}
+        studio = getattr(job, "studio_url", None)
+        return Submission(
+            native_id=job_id,
+            artifacts_uri=artifacts_uri(spec.azure.datastore, job_id),
+            location=location,
+            info={"studio_url": studio} if studio else {},
+        )
+
+    # -- state -------------------------------------------------------------------------
+
+    def status(self, record: JobRecord) -> JobStatus:
+        ml = self._ml_for(record)
+        name = record.native_id or record.id
+        if record.kind == "trial":  # trials are child runs: run history only
+            details = runs.run_details(ml, name)
+            return job_status(details.status, runs.run_error(details))
+        with clients.azure_errors(f"jobs.get({name})"):
+            native = ml.jobs.get(name).status
+        failed = state_of(native) in (JobState.FAILED, JobState.CANCELLED)
+        return job_status(native, _error_of(ml, name) if failed else None)
+
+    def list_states(self, records: list[JobRecord]) -> dict[str, JobStatus]:
+        """One listing per workspace, filtered by mlx's tag on the service; Azure ML lists
+        cannot filter by status, so ``mlx jobs --status`` filters these client-side."""
+        found: dict[str, JobStatus] = {}
+        by_workspace: dict[Workspace, dict[str, str]] = {}
+        for record in records:
+            if record.location.get("workspace"):
+                names = by_workspace.setdefault(Workspace.from_location(record.location), {})
+                names[record.native_id or record.id] = record.id
+        for workspace, names in by_workspace.items():
+            with clients.azure_errors("jobs.list"):
+                for job in self.ml(workspace).jobs.list(tag=TAG):  # newest first, paged
+                    if job is not None and job.name in names:
+                        found[names.pop(job.name)] = job_status(job.status, None)
+                    if not names:
+                        break
+        return found
+
+    def cancel(self, record: JobRecord) -> None:
+        """Request the cancel, and follow Azure's cancel operation for a few seconds (it
+        ends once the job is Canceled); ``jobs.cancel`` then waits on the job's state."""
+        name = record.native_id or record.id
+        with clients.azure_errors(f"jobs.begin_cancel({name})"):
+            poller = self._ml_for(record).jobs.begin_cancel(name)
+            poller.wait(timeout=self.cancel_wait_seconds)
+
+    def list_trials(self, record: JobRecord) -> list[TrialStatus]:
+        spec = _spec_of(record)
+        if record.kind != "tuning" or spec.tune is None:
+            return []
+        space, metric = runtime_space(spec.tune), spec.tune.objective.metric
+        sweep = record.native_id or record.id
+        found = []
+        for run in runs.children(self._ml_for(record), sweep):
+            number = runs.trial_number(sweep, run.get("runId", ""))
+            if number is not None:
+                params = trial_params(space, runs.chosen_values(run))
+                found.append(runs.trial_status(number, run, params, runs.objective_of(run, metric)))
+        return sorted(found, key=lambda t: t.number)
+
+    # -- logs --------------------------------------------------------------------------
+
+    def logs(self, record: JobRecord, query: LogQuery) -> Iterator[LogLine]:
+        workspace = Workspace.from_location(record.location)
+        reader = logs.LogReader(
+            self.container(workspace, ARTIFACT_STORE),
+            log_prefix(record.native_id or record.id),
+            processes_per_node(_spec_of(record)),
+        )
+
+        def ended() -> bool:
+            return self.status(record).state.terminal
+
+        return logs.stream(reader, query, ended, self.log_poll_seconds)
+
+    # -- artifacts ---------------------------------------------------------------------
+
+    def _artifacts(self, record: JobRecord) -> tuple[Any, str]:
+        workspace = Workspace.from_location(record.location)
+        datastore = record.location.get("datastore") or "workspaceblobstore"
+        return self.container(workspace, datastore), artifact_prefix(record.native_id or "")
+
+    def list_artifacts(self, record: JobRecord) -> list[Artifact]:
+        return artifacts.list_artifacts(*self._artifacts(record))
+
+    def download(
+        self, record: JobRecord, artifact: Artifact, target: Path, progress: Progress
+    ) -> None:
+        container, prefix = self._artifacts(record)
+        artifacts.download(container, prefix, artifact, target, progress)
+
+    def local_checksum(self, path: Path, artifact: Artifact) -> Optional[str]:
+        return artifacts.local_md5(path)
+
+
+def _error_of(ml: Any, name: str) -> Optional[str]:
+    """The failure message from run history; the state stands without it."""
+    from mlx.errors import MlxError
+
+    try:
+        return runs.error_of(ml, name)
+    except MlxError:
+        return None
+
+
+def _check_cluster(ml: Any, spec: JobSpec) -> None:
+    """Warn when the cluster's VM size falls short of ``resources`` (one GET, best effort:
+    a cluster mlx cannot read is the service's to reject)."""
+    from mlx.catalog.resolver import resolve
+    from mlx.console import warn
+    from mlx.errors import BackendError, SpecError
+
+    compute = compute_for(spec.azure)
+    try:
+        with clients.azure_errors(f"compute.get({compute})"):
+            size = ml.compute.get(compute).size
+        found = resolve(
+            "azure",
+            accelerator=spec.resources.accelerator_request,
+            cpus=spec.resources.cpus,
+            memory_gb=spec.resources.memory_gb,
+            override=size,
+        )
+    except (BackendError, SpecError):  # missing credentials surface at the create
+        return
+    for message in found.warnings:  # a shortfall only: the cluster exists, its price is paid
+        if "does not satisfy" in message:
+            warn(f"compute {compute}: {message.split(': ', 1)[-1]}")
+
+
+def _spec_of(record: JobRecord) -> JobSpec:
+    return spec_from_record(
+        record.spec, record.info.get("base_dir", "."), record.info.get("source", "<spec>")
+    )

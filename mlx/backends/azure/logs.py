@@ -1,0 +1,121 @@
+"""Logs of every node and process of an Azure ML job, read from the artifact store.
+
+Azure ML writes one append blob per process, ``user_logs/std_log_process_<N>.txt`` (``N``
+the global rank; ``std_log.txt`` for a single process; ``azureml-logs/70_driver_log_<N>.txt``
+on older runtimes), under the run's ``ExperimentRun/dcid.<run id>/`` prefix. Its own
+streaming shows rank 0 only; mlx lists the prefix once per poll (one call whatever the node
+count), and reads only the bytes each blob gained since the last poll (a ranged GET from
+the last offset), so following never downloads a file twice.
+
+The lines carry no timestamps of their own: a line gets the time mlx first saw it (for the
+history read at the start, its blob's last-modified time), and each file keeps its order.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from collections.abc import Iterator
+from typing import Any, Callable, Optional
+
+from mlx.backends.azure.clients import azure_errors
+from mlx.backends.azure.layout import LOG_DIRS
+from mlx.backends.base import LogLine, LogQuery
+from mlx.logfiles import merge_by_time
+
+_SINGLE = "user_logs/std_log.txt"
+_PER_PROCESS = re.compile(
+    r"^(?:user_logs/std_log_process_|azureml-logs/70_driver_log_?)(\d*)\.txt$"
+)
+
+
+def place(name: str, per_node: int) -> Optional[tuple[int, Optional[int]]]:
+    """``(node, process)`` of a log blob (relative name); process None with one per node;
+    None for blobs that are not a process's output (system logs, MPI logs)."""
+    if name == _SINGLE:
+        return 0, None
+    match = _PER_PROCESS.match(name)
+    if match is None:
+        return None
+    rank = int(match.group(1) or 0)
+    if per_node > 1:
+        return rank // per_node, rank % per_node
+    return rank, None
+
+
+class LogReader:
+    """The new lines of one run's log blobs, poll after poll."""
+
+    def __init__(self, container: Any, prefix: str, per_node: int) -> None:
+        self.container, self.prefix, self.per_node = container, prefix, per_node
+        self._offsets: dict[str, int] = {}
+        self._partial: dict[str, bytes] = {}
+        self._dirs = LOG_DIRS
+
+    def poll(self, *, first: bool = False, final: bool = False) -> list[LogLine]:
+        """Lines appended since the last poll, merged by time; ``final`` also returns a
+        last line that has no newline."""
+        now = time.time()
+        batches = []
+        for blob, where in self._blobs():
+            stamp = blob.last_modified.timestamp() if first and blob.last_modified else now
+            texts = self._read_new(blob.name, blob.size, final)
+            batches.append([LogLine(stamp, text, *where) for text in texts])
+        return list(merge_by_time(batches))
+
+    def _blobs(self) -> list[tuple[Any, tuple[int, Optional[int]]]]:
+        """Process logs, in node and process order. The first layout found is kept: newer
+        runtimes write ``user_logs``, older ones ``azureml-logs``."""
+        for directory in self._dirs:
+            with azure_errors("listing log files"):
+                listed = list(self.container.list_blobs(name_starts_with=self.prefix + directory))
+            found = [(b, place(b.name[len(self.prefix) :], self.per_node)) for b in listed]
+            found = [(b, where) for b, where in found if where is not None]
+            if found:
+                self._dirs = (directory,)
+                return sorted(found, key=lambda item: item[1][0] * 10_000 + (item[1][1] or 0))
+        return []
+
+    def _read_new(self, name: str, size: int, final: bool) -> list[str]:
+        offset = self._offsets.get(name, 0)
+        if size < offset:  # rewritten from scratch: start over
+            offset, self._partial[name] = 0, b""
+        data = b""
+        if size > offset:
+            with azure_errors(f"reading {name}"):
+                data = self.container.download_blob(
+                    name, offset=offset, length=size - offset
+                ).readall()
+        self._offsets[name] = offset + len(data)
+        *complete, rest = (self._partial.get(name, b"") + data).split(b"\n")
+        if final and rest:
+            complete, rest = [*complete, rest], b""
+        self._partial[name] = rest
+        return [raw.decode("utf-8", "replace").rstrip("\r") for raw in complete]
+
+
+def stream(
+    reader: LogReader,
+    query: LogQuery,
+    ended: Callable[[], bool],
+    poll_seconds: float,
+) -> Iterator[LogLine]:
+    """The history (``--since``, ``--node``, ``--tail``), then with ``query.follow`` new lines
+    until the job ends; the poll after the end drains what the last processes wrote."""
+    history = [line for line in reader.poll(first=True) if _wanted(line, query)]
+    if query.tail is not None:
+        history = list(deque(history, maxlen=query.tail))
+    yield from history
+    while query.follow:
+        done = ended()
+        yield from (line for line in reader.poll(final=done) if _wanted(line, query))
+        if done:
+            return
+        time.sleep(poll_seconds)
+
+
+def _wanted(line: LogLine, query: LogQuery) -> bool:
+    if query.since is not None and line.time < query.since:
+        return False
+    return query.node is None or line.node == query.node

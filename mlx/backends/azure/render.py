@@ -1,0 +1,181 @@
+"""The command job: an Azure ML v2 job document that ``azure.ai.ml.load_job`` accepts.
+
+Pure: no SDK, no call. ``mlx translate`` prints the document; ``submit`` writes it as YAML,
+loads it with ``load_job`` and sends what it loaded, so what translate shows is what goes.
+
+The command starts the bootstrap, which learns the input and output paths Azure chose from
+options Azure substitutes (``--input 'train=${{inputs.train}}'``) and renders the
+hyperparameters itself, from the runtime config in ``MLX_RUNTIME_CONFIG``: no value of the
+spec is ever part of the shell text except the command and ``args``, and those are quoted
+with ``shlex.quote``, so a value like ``a; rm -rf /`` reaches the script as one argument.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import PurePosixPath
+from typing import Any, Optional
+from urllib.parse import urlsplit
+
+from mlx.backends.azure.layout import (
+    BOOTSTRAP,
+    RUNTIME_ENV,
+    SCHEMAS,
+    TAG,
+    artifacts_uri,
+    azure_keys,
+)
+from mlx.errors import SpecError
+from mlx.spec import OUTPUT_KINDS, JobSpec, uri_scheme
+
+# The image's Python runs the bootstrap (3.8+, standard library only); `exec` hands it the
+# signals Azure sends on cancel.
+_PYTHON = 'exec "$(command -v python3 || command -v python)"'
+_REMOTE_SCHEMES = ("azureml", "wasbs", "abfss", "https", "http")
+
+
+def command_job(
+    spec: JobSpec, job_id: str, *, compute: str, code: str, secrets: dict[str, str]
+) -> dict[str, Any]:
+    """The command job for ``spec`` named ``job_id``; ``code`` is the snapshot dir and
+    ``secrets`` the values (or masks) of ``spec.secrets``."""
+    keys = azure_keys(list(spec.inputs))
+    runtime = runtime_config(spec, job_id)
+    doc: dict[str, Any] = {
+        "$schema": SCHEMAS["command"],
+        "type": "command",
+        **identity(spec, job_id),
+        "code": code,
+        "command": command_line(spec, keys),
+        "environment": {"image": spec.image},
+        "compute": f"azureml:{compute}",
+        "resources": {"instance_count": spec.resources.nodes},
+        **distribution(spec),
+        **data(spec, keys, owner=job_id),
+        "environment_variables": environment(spec, secrets, runtime),
+    }
+    timeout = spec.resources.max_runtime_seconds
+    if timeout:
+        doc["limits"] = {"timeout": timeout}
+    return doc
+
+
+def identity(spec: JobSpec, job_id: str) -> dict[str, Any]:
+    """The client-chosen name makes create idempotent: a retried PUT of the same name is
+    harmless, and after a lost answer a GET by name says whether the job exists."""
+    return {
+        "name": job_id,
+        "display_name": job_id,
+        "experiment_name": spec.name,
+        "tags": {TAG: job_id},
+    }
+
+
+def distribution(spec: JobSpec) -> dict[str, Any]:
+    """PyTorch distribution for multi-node jobs: one process per accelerator per node."""
+    if spec.resources.nodes < 2:
+        return {}
+    return {
+        "distribution": {
+            "type": "pytorch",
+            "process_count_per_instance": processes_per_node(spec),
+        }
+    }
+
+
+def processes_per_node(spec: JobSpec) -> int:
+    accelerator = spec.resources.accelerator_request
+    return accelerator.count if accelerator and spec.resources.nodes > 1 else 1
+
+
+def command_line(
+    spec: JobSpec, input_keys: dict[str, str], search_keys: Optional[dict[str, str]] = None
+) -> str:
+    """The shell command Azure ML runs in the snapshot dir. Names are quoted with the
+    placeholders inside single quotes, so the paths Azure substitutes stay one word each."""
+    parts = [_PYTHON, BOOTSTRAP, "--config-env", RUNTIME_ENV]
+    for name, key in input_keys.items():
+        parts += ["--input", _placed(name, f"inputs.{key}")]
+    for kind in OUTPUT_KINDS:
+        parts += ["--output", _placed(kind, f"outputs.{kind}")]
+    for name, key in (search_keys or {}).items():
+        parts += ["--hp", _placed(name, f"search_space.{key}")]
+    return " ".join([*parts, "--", shlex.join([*spec.command_argv(), *spec.args])])
+
+
+def _placed(name: str, expression: str) -> str:
+    # Spec names are letters, digits, `_`, `-` (inputs) or anything (hyperparameters):
+    # quote the name, keep ${{...}} literal for Azure to substitute.
+    return shlex.quote(f"{name}=") + "'${{" + expression + "}}'"
+
+
+def runtime_config(spec: JobSpec, job_id: str) -> dict[str, Any]:
+    """The bootstrap's config; input and output paths arrive as ``--input``/``--output``."""
+    accelerator = spec.resources.accelerator_request
+    return {
+        "job_id": job_id,
+        "provider": "azure",
+        "inputs": {},
+        "model_dir": "outputs/model",  # replaced by the --output paths Azure substitutes
+        "checkpoint_dir": "outputs/checkpoints",
+        "output_dir": "outputs/output",
+        "hyperparameters": spec.hyperparameters,
+        "args_style": spec.args_style,
+        "metrics": [{"name": m.name, "regex": m.pattern} for m in spec.metrics],
+        "num_nodes": spec.resources.nodes,
+        "num_gpus": accelerator.count if accelerator else 0,
+        "report": "azure",
+    }
+
+
+def environment(spec: JobSpec, secrets: dict[str, str], runtime: dict[str, Any]) -> dict:
+    return {**spec.env, **secrets, RUNTIME_ENV: json.dumps(runtime, separators=(",", ":"))}
+
+
+def data(spec: JobSpec, input_keys: dict[str, str], owner: str) -> dict[str, Any]:
+    """``inputs`` and ``outputs``; ``owner`` names the output prefix (``mlx/<owner>/``)."""
+    result: dict[str, Any] = {}
+    if spec.inputs:
+        result["inputs"] = {
+            key: job_input(spec, name, spec.azure.input_mode) for name, key in input_keys.items()
+        }
+    result["outputs"] = {kind: job_output(spec, kind, owner) for kind in OUTPUT_KINDS}
+    return result
+
+
+def job_input(spec: JobSpec, name: str, mode: str) -> dict[str, Any]:
+    """A ``uri_folder`` or ``uri_file`` input. Local paths are uploaded by azure-ai-ml; a
+    remote URI is a folder when it ends with ``/`` or its last segment has no extension;
+    web URLs (not Azure Storage) are downloaded, there being nothing to mount."""
+    local = spec.local_input_path(name)
+    if local is not None:
+        kind = "uri_folder" if local.is_dir() else "uri_file"
+        return {"type": kind, "path": str(local), "mode": mode}
+    uri = spec.inputs[name]
+    scheme = uri_scheme(uri)
+    if scheme not in _REMOTE_SCHEMES:
+        raise SpecError(
+            f"`inputs.{name}`: Azure ML cannot read {scheme}:// URIs",
+            hint="Use azureml://, wasbs://, abfss:// or https:// (copy the data to Azure "
+            "Storage first), or a local path, which is uploaded with the job.",
+        )
+    parts = urlsplit(uri)
+    is_file = not parts.path.endswith("/") and "." in PurePosixPath(parts.path).name
+    if scheme in ("http", "https") and not re.search(r"\.(blob|dfs)\.", parts.netloc):
+        mode = "download"
+    return {"type": "uri_file" if is_file else "uri_folder", "path": uri, "mode": mode}
+
+
+def job_output(spec: JobSpec, kind: str, owner: str) -> dict[str, Any]:
+    """A read-write mounted folder under ``mlx/<owner>/``, or the spec's azureml:// path."""
+    given = spec.outputs.get(kind)
+    if given is not None and uri_scheme(given) != "azureml":
+        raise SpecError(
+            f"`outputs.{kind}`: Azure ML writes outputs to datastore paths (got {given})",
+            hint="Give azureml://datastores/<name>/paths/<path>/, or leave it out: "
+            f"artifacts go to mlx/<job>/{kind}/ on `azure.datastore`.",
+        )
+    path = given or f"{artifacts_uri(spec.azure.datastore, owner)}{kind}/"
+    return {"type": "uri_folder", "path": path, "mode": "rw_mount"}

@@ -1,0 +1,175 @@
+"""The sweep job around the command job: search space, sampling, objective, limits.
+
+Azure ML's search-space rules, and what mlx does with each spec parameter:
+
+- ``float``: ``uniform``; log scale: ``loguniform``, whose bounds are natural-log exponents
+  (``[1e-5, 1e-2]`` becomes ``[ln 1e-5, ln 1e-2]``).
+- ``int``: ``randint`` (upper bound exclusive) when the range starts at 0, else ``quniform``
+  over ``[min - 0.5, max + 0.5]`` with ``q: 1`` so every integer is equally likely; log
+  scale: ``qloguniform`` over the exponents.
+- ``choice``/``discrete``: ``choice``; values that are not plain words or numbers are
+  sampled by position (the bootstrap maps the index back), so no value is ever shell text.
+- ``grid`` sampling takes ``choice`` only: int ranges become the list of their values.
+- ``bayesian`` sampling takes ``choice``, ``uniform`` and ``quniform`` only and no early
+  termination: a log-scale parameter is sampled as ``uniform`` over its exponents and the
+  bootstrap takes ``exp`` of the value.
+
+The runtime config's ``search_space`` records each parameter's key and encoding; the
+bootstrap (``mlx.runtime.azure.sweep_value``) and ``trial_params`` decode values with it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from mlx.backends.azure.layout import SCHEMAS, azure_keys
+from mlx.backends.azure.render import (
+    command_line,
+    data,
+    distribution,
+    environment,
+    identity,
+    runtime_config,
+)
+from mlx.runtime.argv import format_scalar
+from mlx.runtime.azure import sweep_value
+from mlx.spec import JobSpec, Parameter, Tune
+from mlx.tuning.space import grid_size, grid_values
+
+_PLAIN = re.compile(r"^[A-Za-z0-9_.+-]+$")  # safe as bare command-line text
+_SAMPLING = {"bayesian": "bayesian", "random": "random", "grid": "grid", "hyperband": "random"}
+_POLICIES = {
+    "bandit": {"type": "bandit", "slack_factor": 0.1},
+    "median": {"type": "median_stopping"},
+    "truncation": {"type": "truncation_selection", "truncation_percentage": 20},
+}
+
+
+def sweep_job(
+    spec: JobSpec, job_id: str, *, compute: str, code: str, secrets: dict[str, str]
+) -> dict[str, Any]:
+    """The sweep job for ``spec`` (with ``tune``) named ``job_id``."""
+    tune = spec.tune
+    assert tune is not None
+    doc: dict[str, Any] = {
+        "$schema": SCHEMAS["sweep"],
+        "type": "sweep",
+        **identity(spec, job_id),
+        "compute": f"azureml:{compute}",
+        "trial": trial(spec, job_id, code, secrets),
+        # Each trial writes under its own name: Azure resolves ${{name}} per trial.
+        **data(spec, azure_keys(list(spec.inputs)), owner="${{name}}"),
+        "search_space": search_space(tune),
+        "sampling_algorithm": sampling(tune),
+        "objective": {"goal": tune.objective.goal, "primary_metric": tune.objective.metric},
+        "limits": limits(spec, tune),
+    }
+    policy = early_termination(spec, tune)
+    if policy:
+        doc["early_termination"] = policy
+    return doc
+
+
+def trial(spec: JobSpec, job_id: str, code: str, secrets: dict[str, str]) -> dict[str, Any]:
+    """What each trial runs: the command job's parts, with ``--hp`` options for the values
+    Azure substitutes and the search space in the runtime config to decode them."""
+    assert spec.tune is not None
+    space = runtime_space(spec.tune)
+    runtime = {**runtime_config(spec, job_id), "search_space": space}
+    runtime["objective"] = spec.tune.objective.metric
+    search_keys = {name: entry["key"] for name, entry in space.items()}
+    return {
+        "code": code,
+        "command": command_line(spec, azure_keys(list(spec.inputs)), search_keys),
+        "environment": {"image": spec.image},
+        "environment_variables": environment(spec, secrets, runtime),
+        "resources": {"instance_count": spec.resources.nodes},
+        **distribution(spec),
+    }
+
+
+def search_space(tune: Tune) -> dict[str, dict[str, Any]]:
+    """Azure's search space, by Azure key."""
+    keys = azure_keys(list(tune.parameters))
+    return {
+        keys[name]: distribution_for(param, tune.algorithm)[0]
+        for name, param in tune.parameters.items()
+    }
+
+
+def runtime_space(tune: Tune) -> dict[str, dict[str, Any]]:
+    """Spec name -> ``{"key", "type", "encoding", "values", "min", "max"}``: how the
+    bootstrap and ``trial_params`` decode the values Azure substitutes."""
+    keys = azure_keys(list(tune.parameters))
+    space = {}
+    for name, param in tune.parameters.items():
+        _, encoding, values = distribution_for(param, tune.algorithm)
+        entry = {"key": keys[name], "type": param.type, "encoding": encoding}
+        entry.update(values=values, min=param.min, max=param.max)
+        space[name] = {k: v for k, v in entry.items() if v is not None}
+    return space
+
+
+def distribution_for(param: Parameter, algorithm: str) -> tuple[dict, Any, Any]:
+    """(Azure's distribution, the encoding, the values a choice samples from)."""
+    if param.type in ("choice", "discrete") or algorithm == "grid":
+        values = grid_values(param)
+        texts = [format_scalar(v) for v in values]
+        plain = all(
+            isinstance(v, (str, int, float)) and not isinstance(v, bool) and _PLAIN.match(t)
+            for v, t in zip(values, texts)
+        ) and len(set(texts)) == len(texts)
+        if plain:
+            return {"type": "choice", "values": values}, None, values
+        return {"type": "choice", "values": list(range(len(values)))}, "index", values
+    low, high = float(param.min), float(param.max)  # type: ignore[arg-type]
+    if param.scale == "log":
+        low, high = math.log(low), math.log(high)
+        if algorithm == "bayesian":
+            return {"type": "uniform", "min_value": low, "max_value": high}, "exp", None
+        kind = "qloguniform" if param.type == "int" else "loguniform"
+        extra = {"q": 1} if param.type == "int" else {}
+        return {"type": kind, "min_value": low, "max_value": high, **extra}, None, None
+    if param.type == "float":
+        return {"type": "uniform", "min_value": low, "max_value": high}, None, None
+    if low == 0 and algorithm != "bayesian":
+        return {"type": "randint", "upper": int(high) + 1}, None, None
+    return {"type": "quniform", "min_value": low - 0.5, "max_value": high + 0.5, "q": 1}, None, None
+
+
+def sampling(tune: Tune) -> Any:
+    algorithm = _SAMPLING[tune.algorithm]
+    if algorithm == "random" and tune.seed is not None:
+        return {"type": "random", "seed": tune.seed}
+    return algorithm
+
+
+def limits(spec: JobSpec, tune: Tune) -> dict[str, Any]:
+    total = min(tune.max_trials, grid_size(tune) or tune.max_trials)
+    result: dict[str, Any] = {
+        "max_total_trials": total,
+        "max_concurrent_trials": min(tune.parallel_trials, total),
+    }
+    if spec.resources.max_runtime_seconds:
+        result["trial_timeout"] = spec.resources.max_runtime_seconds
+    return result
+
+
+def early_termination(spec: JobSpec, tune: Tune) -> dict[str, Any] | None:
+    """Hyperband -> Azure's bandit policy; ``early_stopping`` -> ``azure.early_termination``.
+    Bayesian sampling cannot stop trials early on Azure (the service refuses a policy)."""
+    if tune.algorithm == "bayesian" or not (tune.early_stopping or tune.algorithm == "hyperband"):
+        return None
+    name = "bandit" if tune.algorithm == "hyperband" else spec.azure.early_termination
+    return {**_POLICIES[name], "evaluation_interval": 1, "delay_evaluation": 2}
+
+
+def trial_params(space: dict[str, dict[str, Any]], chosen: dict[str, Any]) -> dict[str, Any]:
+    """A trial's values as Azure reports them (by key) -> spec names and spec values."""
+    params = {}
+    for name, entry in space.items():
+        if entry["key"] in chosen:
+            params[name] = sweep_value(entry, str(chosen[entry["key"]]))
+    return params
