@@ -1,4 +1,4 @@
-"""Helpers every cloud backend needs the same way: the machine for ``resources``, and
+"""Helpers every backend needs the same way: secrets, the machine for ``resources``, and
 content digests of local inputs.
 
 A local input or code directory is staged once per content: its SHA-256 over relative
@@ -9,13 +9,67 @@ uploads nothing.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlx.errors import SpecError
+
 if TYPE_CHECKING:
     from mlx.catalog.resolver import Resolution
-    from mlx.spec import Resources
+    from mlx.spec import JobSpec, Resources
+
+MASK = "********"
+
+
+def resolve_secrets(spec: JobSpec) -> dict[str, str]:
+    """Secret values from their references, at submit time only."""
+    values = {}
+    for name, ref in spec.secrets.items():
+        variable = ref[len("env:") :]
+        if variable not in os.environ:
+            raise SpecError(
+                f"`secrets.{name}` refers to ${variable}, which is not set",
+                hint=f"export {variable}=... before running mlx.",
+            )
+        values[name] = os.environ[variable]
+    return values
+
+
+def masked_secrets(spec: JobSpec) -> dict[str, str]:
+    """What a rendered request shows for each secret: never its value."""
+    return {name: MASK for name in spec.secrets}
+
+
+def runtime_config(
+    spec: JobSpec,
+    job_id: str,
+    provider: str,
+    *,
+    inputs: dict[str, str],
+    model_dir: str,
+    checkpoint_dir: str,
+    output_dir: str,
+    num_gpus: int = 0,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The bootstrap's config (``mlx.runtime.bootstrap``): what every provider tells it, plus
+    the provider's own keys in ``extra`` (where its paths and reports are)."""
+    return {
+        "job_id": job_id,
+        "provider": provider,
+        "inputs": inputs,
+        "model_dir": model_dir,
+        "checkpoint_dir": checkpoint_dir,
+        "output_dir": output_dir,
+        "hyperparameters": spec.hyperparameters,
+        "args_style": spec.args_style,
+        "metrics": [{"name": m.name, "regex": m.pattern} for m in spec.metrics],
+        "num_nodes": spec.resources.nodes,
+        "num_gpus": num_gpus,
+        **extra,
+    }
 
 
 def resolve_machine(provider: str, resources: Resources) -> Resolution:

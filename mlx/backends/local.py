@@ -39,6 +39,7 @@ from mlx.backends.base import (
     Progress,
     Submission,
 )
+from mlx.backends.common import masked_secrets, resolve_secrets, runtime_config
 from mlx.backends.local_run import CANCEL_MARKER, read_metrics, stop_orphaned_nodes
 from mlx.bootstrap_package import bootstrap_path
 from mlx.errors import BackendError
@@ -49,7 +50,6 @@ from mlx.store import JobRecord
 
 POLL_SECONDS = 0.2
 NEVER_STARTED_AFTER = 60.0  # a job whose supervisor never appeared by then is failed
-MASK = "********"
 
 
 class LocalBackend(Backend):
@@ -65,7 +65,7 @@ class LocalBackend(Backend):
     # -- render and submit -------------------------------------------------------------
 
     def render(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
-        plan = self._plan(spec, job_id, secrets={name: MASK for name in spec.secrets}, write=False)
+        plan = self._plan(spec, job_id, secrets=masked_secrets(spec), write=False)
         plan["argv"] = spec.argv()
         return plan
 
@@ -75,19 +75,16 @@ class LocalBackend(Backend):
         job_dir = self.job_dir(job_id)
         artifacts = job_dir / "artifacts"
         inputs, downloads = self._inputs(spec, job_dir)
-        runtime = {
-            "job_id": job_id,
-            "provider": "local",
-            "inputs": inputs,
-            "model_dir": str(artifacts / "model"),
-            "checkpoint_dir": str(artifacts / "checkpoints"),
-            "output_dir": str(artifacts / "output"),
-            "hyperparameters": spec.hyperparameters,
-            "args_style": spec.args_style,
-            "metrics": [{"name": m.name, "regex": m.pattern} for m in spec.metrics],
-            "metrics_file": str(job_dir / "metrics.jsonl"),
-            "num_nodes": spec.resources.nodes,
-        }
+        runtime = runtime_config(
+            spec,
+            job_id,
+            "local",
+            inputs=inputs,
+            model_dir=str(artifacts / "model"),
+            checkpoint_dir=str(artifacts / "checkpoints"),
+            output_dir=str(artifacts / "output"),
+            metrics_file=str(job_dir / "metrics.jsonl"),
+        )
         bootstrap = bootstrap_path(self.home / "cache", write=write)
         workdir = spec.code_dir() or spec.base_dir
         return {
@@ -327,22 +324,6 @@ def spawn_detached(argv: list[str], output: Path, env: dict[str, str]) -> subpro
             start_new_session=True,
             close_fds=True,
         )
-
-
-def resolve_secrets(spec: JobSpec) -> dict[str, str]:
-    """Secret values from their references, at submit time only."""
-    from mlx.errors import SpecError
-
-    values = {}
-    for name, ref in spec.secrets.items():
-        variable = ref[len("env:") :]
-        if variable not in os.environ:
-            raise SpecError(
-                f"`secrets.{name}` refers to ${variable}, which is not set",
-                hint=f"export {variable}=... before running mlx.",
-            )
-        values[name] = os.environ[variable]
-    return values
 
 
 def _wanted(line: LogLine, query: LogQuery) -> bool:

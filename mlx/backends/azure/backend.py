@@ -36,7 +36,7 @@ from mlx.backends.base import (
     Submission,
     TrialStatus,
 )
-from mlx.backends.local import MASK, resolve_secrets
+from mlx.backends.common import masked_secrets, resolve_secrets
 from mlx.settings import mlx_home
 from mlx.spec import JobSpec, spec_from_record
 from mlx.store import JobRecord
@@ -68,10 +68,10 @@ class AzureBackend(Backend):
     # -- render and submit -------------------------------------------------------------
 
     def render(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
-        return self._document(spec, job_id, command_job, {n: MASK for n in spec.secrets})
+        return self._document(spec, job_id, command_job, masked_secrets(spec))
 
     def render_tuning(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
-        return self._document(spec, job_id, sweep_job, {n: MASK for n in spec.secrets})
+        return self._document(spec, job_id, sweep_job, masked_secrets(spec))
 
     def _document(
         self, spec: JobSpec, job_id: str, build: Any, secrets: dict[str, str], code: Any = None

@@ -27,6 +27,7 @@ from mlx.backends.azure.layout import (
     artifacts_uri,
     azure_keys,
 )
+from mlx.backends.common import runtime_config as common_runtime_config
 from mlx.errors import SpecError
 from mlx.spec import OUTPUT_KINDS, JobSpec, uri_scheme
 
@@ -114,20 +115,18 @@ def _placed(name: str, expression: str) -> str:
 def runtime_config(spec: JobSpec, job_id: str) -> dict[str, Any]:
     """The bootstrap's config; input and output paths arrive as ``--input``/``--output``."""
     accelerator = spec.resources.accelerator_request
-    return {
-        "job_id": job_id,
-        "provider": "azure",
-        "inputs": {},
-        "model_dir": "outputs/model",  # replaced by the --output paths Azure substitutes
-        "checkpoint_dir": "outputs/checkpoints",
-        "output_dir": "outputs/output",
-        "hyperparameters": spec.hyperparameters,
-        "args_style": spec.args_style,
-        "metrics": [{"name": m.name, "regex": m.pattern} for m in spec.metrics],
-        "num_nodes": spec.resources.nodes,
-        "num_gpus": accelerator.count if accelerator else 0,
-        "report": "azure",
-    }
+    # The dirs are replaced by the --output paths Azure substitutes into the command.
+    return common_runtime_config(
+        spec,
+        job_id,
+        "azure",
+        inputs={},
+        model_dir="outputs/model",
+        checkpoint_dir="outputs/checkpoints",
+        output_dir="outputs/output",
+        num_gpus=accelerator.count if accelerator else 0,
+        report="azure",
+    )
 
 
 def environment(spec: JobSpec, secrets: dict[str, str], runtime: dict[str, Any]) -> dict:

@@ -21,7 +21,7 @@ from mlx.backends.base import (
     Submission,
     TrialStatus,
 )
-from mlx.backends.local import MASK, resolve_secrets
+from mlx.backends.common import masked_secrets, resolve_secrets
 from mlx.backends.sagemaker import adopt, archive, artifacts, staging
 from mlx.backends.sagemaker import layout as paths
 from mlx.backends.sagemaker.artifacts import ArtifactRoot
@@ -69,10 +69,10 @@ class SageMakerBackend(Backend):
     # -- render and submit -------------------------------------------------------------
 
     def render(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
-        return training_plan(spec, job_id, _masked(spec)).request
+        return training_plan(spec, job_id, masked_secrets(spec)).request
 
     def render_tuning(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
-        return tuning_plan(spec, job_id, _masked(spec)).request
+        return tuning_plan(spec, job_id, masked_secrets(spec)).request
 
     def submit(self, spec: JobSpec, job_id: str) -> Submission:
         plan = training_plan(spec, job_id, resolve_secrets(spec))
@@ -248,11 +248,6 @@ class SageMakerBackend(Backend):
             return None
         uri = adopt.model_uri(self, record)
         return uri if adopt.is_archive(uri) else None
-
-
-def _masked(spec: JobSpec) -> dict[str, str]:
-    """Secrets never appear in a rendered request."""
-    return {name: MASK for name in spec.secrets}
 
 
 def _found(describe: Callable[[], Any]) -> bool:

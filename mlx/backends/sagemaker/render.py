@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from mlx.backends.common import runtime_config as common_runtime_config
 from mlx.backends.common import tree_digest
 from mlx.backends.sagemaker import layout as paths
 from mlx.backends.sagemaker import limits
@@ -83,7 +84,7 @@ def training_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> Plan:
         "Tags": tags(spec, job_id),
     }
     runtime = runtime_config(spec, job_id, parts)
-    runtime.update(hyperparameters=spec.hyperparameters, hyperparameters_in_argv=True)
+    runtime["hyperparameters_in_argv"] = True
     return Plan(request, runtime, where, parts.uploads, parts.warnings, spec.sagemaker.region)
 
 
@@ -252,20 +253,18 @@ def tags(spec: JobSpec, job_id: str) -> list[dict[str, str]]:
 
 def runtime_config(spec: JobSpec, job_id: str, parts: Definition) -> dict[str, Any]:
     """The bootstrap's config (runtime.json in the `mlx` channel)."""
-    config: dict[str, Any] = {
-        "job_id": job_id,
-        "provider": "sagemaker",
-        "inputs": parts.inputs,
-        "model_dir": paths.MODEL_DIR,
-        "checkpoint_dir": paths.CHECKPOINT_DIR,
-        "output_dir": paths.OUTPUT_DIR,
-        "failure_file": paths.FAILURE_FILE,
-        "resource_config": paths.RESOURCE_CONFIG,
-        "args_style": spec.args_style,
-        "metrics": [{"name": m.name, "regex": m.pattern} for m in spec.metrics],
-        "num_nodes": spec.resources.nodes,
-        "num_gpus": parts.num_gpus,
-    }
+    config = common_runtime_config(
+        spec,
+        job_id,
+        "sagemaker",
+        inputs=parts.inputs,
+        model_dir=paths.MODEL_DIR,
+        checkpoint_dir=paths.CHECKPOINT_DIR,
+        output_dir=paths.OUTPUT_DIR,
+        num_gpus=parts.num_gpus,
+        failure_file=paths.FAILURE_FILE,
+        resource_config=paths.RESOURCE_CONFIG,
+    )
     if spec.code is not None:
         config["workdir"] = paths.channel_dir(paths.CODE_CHANNEL)
     return config

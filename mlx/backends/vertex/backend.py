@@ -25,7 +25,7 @@ from mlx.backends.base import (
     Submission,
     TrialStatus,
 )
-from mlx.backends.local import MASK, resolve_secrets
+from mlx.backends.common import masked_secrets, resolve_secrets
 from mlx.backends.vertex import artifacts, staging
 from mlx.backends.vertex.clients import Backoff, Clients, describe, gcp_errors, transient_errors
 from mlx.backends.vertex.layout import Layout
@@ -75,10 +75,10 @@ class VertexBackend(Backend):
     # -- render and submit -------------------------------------------------------------
 
     def render(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
-        return training_plan(spec, job_id, _masked(spec)).shown()
+        return training_plan(spec, job_id, masked_secrets(spec)).shown()
 
     def render_tuning(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
-        return tuning_plan(spec, job_id, _masked(spec)).shown()
+        return tuning_plan(spec, job_id, masked_secrets(spec)).shown()
 
     def submit(self, spec: JobSpec, job_id: str) -> Submission:
         return self._launch(training_plan(spec, job_id, resolve_secrets(spec)))
@@ -302,7 +302,3 @@ def artifact_prefix(record: JobRecord) -> str:
 def _objective(record: JobRecord, trial: TrialStatus) -> dict[str, float]:
     metric = ((record.spec.get("tune") or {}).get("objective") or {}).get("metric")
     return {metric: trial.objective} if metric and trial.objective is not None else {}
-
-
-def _masked(spec: JobSpec) -> dict[str, str]:
-    return {name: MASK for name in spec.secrets}

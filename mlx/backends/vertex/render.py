@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from mlx.backends.common import resolve_machine, tree_digest
+from mlx.backends.common import runtime_config as common_runtime_config
 from mlx.backends.vertex.layout import Layout, mounted
 from mlx.backends.vertex.settings import Target, target_for
 from mlx.errors import SpecError
@@ -216,19 +217,16 @@ def code_uploads(spec: JobSpec, layout: Layout) -> list[Upload]:
 
 def runtime_config(spec: JobSpec, job_id: str, layout: Layout, parts: Container) -> dict[str, Any]:
     """The bootstrap's config. The dirs are fallbacks: Vertex's ``AIP_*`` values win."""
-    config: dict[str, Any] = {
-        "job_id": job_id,
-        "provider": "vertex",
-        "inputs": parts.inputs,
-        "model_dir": mounted(layout.uri(job_id, "model")).rstrip("/"),
-        "checkpoint_dir": mounted(layout.uri(job_id, "checkpoints")).rstrip("/"),
-        "output_dir": mounted(layout.uri(job_id, "output")).rstrip("/"),
-        "hyperparameters": spec.hyperparameters,
-        "args_style": spec.args_style,
-        "metrics": [{"name": m.name, "regex": m.pattern} for m in spec.metrics],
-        "num_nodes": spec.resources.nodes,
-        "num_gpus": parts.num_gpus,
-    }
+    config = common_runtime_config(
+        spec,
+        job_id,
+        "vertex",
+        inputs=parts.inputs,
+        model_dir=mounted(layout.uri(job_id, "model")).rstrip("/"),
+        checkpoint_dir=mounted(layout.uri(job_id, "checkpoints")).rstrip("/"),
+        output_dir=mounted(layout.uri(job_id, "output")).rstrip("/"),
+        num_gpus=parts.num_gpus,
+    )
     if spec.code is not None:
         config["workdir"] = mounted(layout.code_uri).rstrip("/")
     return config
