@@ -426,7 +426,10 @@ def test_requests_are_recorded_with_their_exact_bodies(aws: AwsServer) -> None:
 
     assert aws.requests("CreateTrainingJob") == [request]  # the throttled attempt: not served
     assert aws.plan.count("CreateTrainingJob") == 2
-    assert aws.requests("DescribeTrainingJob") == [{"TrainingJobName": "job-1"}]
+    # Under load, urllib3 may resend a request on a pooled connection the server had just
+    # closed (seen once in a full CI run): the body, not the count, is what is recorded.
+    describes = aws.requests("DescribeTrainingJob")
+    assert describes and all(body == {"TrainingJobName": "job-1"} for body in describes)
     assert aws.requests("StopTrainingJob") == []
 
 
