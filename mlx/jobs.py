@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from mlx.backends import get_backend
 from mlx.backends.base import Backend, JobState, JobStatus, LogLine, LogQuery
-from mlx.errors import BackendError, Interrupted, MlxError
+from mlx.errors import BackendError, Interrupted, MlxError, SpecError
 from mlx.ids import new_job_id
 from mlx.spec import JobSpec, check_for_provider
 from mlx.store import JobRecord, Store
@@ -133,6 +133,11 @@ def launch(spec: JobSpec, store: Store, *, kind: str = "training") -> JobRecord:
             submission = backend.submit_tuning(require_tune(spec), record.id)
         else:
             submission = backend.submit(spec, record.id)
+    except SpecError:
+        # A spec a provider refuses before any call (an https:// input on SageMaker, a
+        # missing bucket): nothing was started, so nothing is listed.
+        store.delete(record.id)
+        raise
     except BaseException as e:
         message = e.message if isinstance(e, MlxError) else f"submit failed: {e}"
         store.update(record.id, state=JobState.FAILED, message=message)

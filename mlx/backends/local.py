@@ -42,7 +42,7 @@ from mlx.backends.base import (
 from mlx.backends.common import masked_secrets, resolve_secrets, runtime_config
 from mlx.backends.local_run import CANCEL_MARKER, read_metrics, stop_orphaned_nodes
 from mlx.bootstrap_package import bootstrap_path
-from mlx.errors import BackendError
+from mlx.errors import SpecError
 from mlx.logfiles import LogTailer, log_files, merge_by_time
 from mlx.settings import mlx_home
 from mlx.spec import OUTPUT_KINDS, JobSpec, uri_scheme
@@ -121,7 +121,7 @@ class LocalBackend(Backend):
                 continue
             scheme = uri_scheme(uri)
             if scheme not in ("http", "https"):
-                raise BackendError(
+                raise SpecError(
                     f"`inputs.{name}`: the local provider cannot read {scheme}:// URIs",
                     hint=f"Download it first, or run with --provider for {scheme}:// data.",
                 )
@@ -137,7 +137,7 @@ class LocalBackend(Backend):
             if destination is None:
                 continue
             if uri_scheme(destination) not in (None, "file"):
-                raise BackendError(
+                raise SpecError(
                     f"`outputs.{kind}`: the local provider writes to local paths only "
                     f"(got {destination})",
                     hint="Leave it out (artifacts stay in mlx's job dir) or give a path.",

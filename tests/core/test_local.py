@@ -244,6 +244,20 @@ def test_http_input_is_downloaded_into_the_job(mlx, tmp_path: Path) -> None:
     assert f"[mlx] downloading input data from {url}" in result.stdout
 
 
+def test_an_input_local_cannot_read_is_refused_and_nothing_is_recorded(mlx, tmp_path: Path) -> None:
+    write(tmp_path / "t.py", "print(1)\n")
+    spec = write(
+        tmp_path / "job.yaml",
+        "name: s3in\ncommand: python t.py\ninputs: {train: 's3://bucket/data/'}\n",
+    )
+    result = mlx("train", spec)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "Error: `inputs.train`: the local provider cannot read s3:// URIs"
+    )
+    assert json.loads(mlx("jobs", "--json").stdout) == []
+
+
 def test_outputs_are_copied_to_a_local_destination(mlx, tmp_path: Path) -> None:
     write(
         tmp_path / "save.py",
