@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Protocol
 
 from mlx.backends.base import JobState
 from mlx.logfiles import MLX_LOG, LogWriter, node_log_name
@@ -297,18 +297,28 @@ def parse_metrics(lines: Iterable[str]) -> dict[str, float]:
     return last
 
 
-def main(argv: list[str]) -> int:
+class _Worker(Protocol):
+    def run(self) -> int: ...
+    def cancel(self) -> None: ...
+
+
+def run_detached(argv: list[str], build: Callable[[Path], _Worker]) -> int:
+    """The life of a detached job process (a supervisor or a tuning driver) for the job dir
+    ``argv[0]``: hold its lock, take SIGTERM as cancel, publish the pid, run."""
     job_dir = Path(argv[0])
-    fd = acquire_lock(job_dir)
-    if fd is None:
-        print(f"another supervisor runs {job_dir}", file=sys.stderr)
+    if acquire_lock(job_dir) is None:
+        print(f"another process already runs {job_dir}", file=sys.stderr)
         return 1
-    supervisor = Supervisor(job_dir)
-    signal.signal(signal.SIGTERM, lambda signum, _frame: supervisor.cancel(signum=signum))
+    worker = build(job_dir)
+    signal.signal(signal.SIGTERM, lambda *_: worker.cancel())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the mlx command
     # Only now may `mlx cancel` find a pid to signal: the handler is in place.
     (job_dir / "supervisor.pid").write_text(str(os.getpid()))
-    return supervisor.run()
+    return worker.run()
+
+
+def main(argv: list[str]) -> int:
+    return run_detached(argv, Supervisor)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import sys
 import threading
 import time
@@ -30,6 +29,7 @@ from mlx.backends.local_run import (
     acquire_lock,
     cancel_requested,
     record_outcome,
+    run_detached,
     stop_orphaned_nodes,
 )
 from mlx.ids import trial_id
@@ -266,6 +266,22 @@ class LocalTuner:
     # -- the loop ----------------------------------------------------------------------
 
     def run(self) -> int:
+        try:
+            return self._run()
+        except Exception as e:
+            # A bug or a broken study file: stop the trials and say so, rather than leave
+            # the job "running" with nobody driving it. The traceback is in driver.out.
+            self.cancel()
+            self.store.update(
+                self.parent.id,
+                unless_ended=True,
+                state=JobState.FAILED,
+                message=f"the tuning driver failed: {e}",
+            )
+            self.say(f"the tuning driver failed: {e!r}")
+            raise
+
+    def _run(self) -> int:
         study = self._study()
         self._recover(study)
         self.store.update(
@@ -321,30 +337,7 @@ class LocalTuner:
 
 
 def main(argv: list[str]) -> int:
-    job_dir = Path(argv[0])
-    fd = acquire_lock(job_dir)
-    if fd is None:
-        print(f"another driver runs {job_dir}", file=sys.stderr)
-        return 1
-    tuner = LocalTuner(job_dir)
-    signal.signal(signal.SIGTERM, lambda *_: tuner.cancel())
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # Only now may `mlx cancel` find a pid to signal: the handler is in place.
-    (job_dir / "supervisor.pid").write_text(str(os.getpid()))
-    try:
-        return tuner.run()
-    except Exception as e:
-        # A bug or a broken study file: stop the trials and say so, rather than leave the
-        # job "running" with nobody driving it. The traceback is in driver.out.
-        tuner.cancel()
-        tuner.store.update(
-            tuner.parent.id,
-            unless_ended=True,
-            state=JobState.FAILED,
-            message=f"the tuning driver failed: {e}",
-        )
-        tuner.say(f"the tuning driver failed: {e!r}")
-        raise
+    return run_detached(argv, LocalTuner)
 
 
 if __name__ == "__main__":
