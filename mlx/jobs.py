@@ -6,19 +6,27 @@ providers say, whichever backend is behind a job.
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
 from mlx.backends import get_backend
 from mlx.backends.base import Backend, JobState, JobStatus, LogLine, LogQuery
-from mlx.errors import BackendError, Interrupted, MlxError, SpecError
+from mlx.errors import BackendError, Interrupted, MlxError
 from mlx.ids import new_job_id
 from mlx.spec import JobSpec, check_for_provider
 from mlx.store import JobRecord, Store
+from mlx.submissions import (
+    pause_for_tests,
+    record_submission,
+    record_submit_failure,
+    settle_submission,
+    unsubmitted,
+)
 
 
 def backend_for(record: JobRecord) -> Backend:
@@ -125,31 +133,26 @@ def launch(spec: JobSpec, store: Store, *, kind: str = "training") -> JobRecord:
         spec=spec.model_dump(mode="json"),
         created_at=now,
         updated_at=now,
-        info={"base_dir": str(spec.base_dir), "source": spec.source},
+        info={
+            "base_dir": str(spec.base_dir),
+            "source": spec.source,
+            "submitter": {"pid": os.getpid(), "host": socket.gethostname()},
+        },
     )
     store.insert(record)
+    pause_for_tests("before-create")
     try:
         if kind == "tuning":
             submission = backend.submit_tuning(require_tune(spec), record.id)
         else:
             submission = backend.submit(spec, record.id)
-    except SpecError:
-        # A spec a provider refuses before any call (an https:// input on SageMaker, a
-        # missing bucket): nothing was started, so nothing is listed.
-        store.delete(record.id)
-        raise
     except BaseException as e:
-        message = e.message if isinstance(e, MlxError) else f"submit failed: {e}"
-        store.update(record.id, state=JobState.FAILED, message=message)
-        raise
-    changes = {
-        "native_id": submission.native_id,
-        "artifacts_uri": submission.artifacts_uri,
-        "location": submission.location,
-        "info": {**record.info, **submission.info},
-    }
-    store.update(record.id, **changes)
-    return replace(record, **changes)
+        shown = record_submit_failure(e, spec, record.id, store)
+        if shown is e:
+            raise
+        raise shown from None  # the original's text (and its cause) held a secret
+    pause_for_tests("after-create")
+    return record_submission(record, submission, store)
 
 
 def resume_tuning(record: JobRecord, store: Store) -> JobRecord:
@@ -172,6 +175,10 @@ def refresh(record: JobRecord, store: Store, status: Optional[JobStatus] = None)
     changed."""
     if record.state.terminal:
         return record
+    if unsubmitted(record):
+        record = settle_submission(record, store)
+        if record.state.terminal or not record.native_id:
+            return record
     status = status or backend_for(record).status(record)
     changes: dict[str, Any] = {}
     if status.state != record.state:
@@ -183,7 +190,9 @@ def refresh(record: JobRecord, store: Store, status: Optional[JobStatus] = None)
     if status.metrics and status.metrics != record.metrics:
         changes["metrics"] = status.metrics
     if changes:
-        store.update(record.id, **changes)
+        # Only while the job has not ended: another process (a supervisor, a `cancel`, the
+        # mlx that waits) may have recorded its end since this one read it.
+        store.update(record.id, unless_ended=True, **changes)
         record = store.get(record.id)
     if record.kind == "tuning":
         sync_trials(record, store)
@@ -206,9 +215,23 @@ def refresh_listed(records: list[JobRecord], store: Store) -> list[JobRecord]:
 
             warn(f"{provider} jobs are shown as last seen: {e.message}")
     return [
-        refresh(r, store, fresh.get(r.id)) if r.provider == "local" or r.id in fresh else r
+        _refresh_or_keep(r, store, fresh.get(r.id))
+        if r.provider == "local" or r.id in fresh or unsubmitted(r)
+        else r
         for r in records
     ]
+
+
+def _refresh_or_keep(record: JobRecord, store: Store, status: Optional[JobStatus]) -> JobRecord:
+    """``refresh``, or the record as stored when its provider cannot be asked now (settling
+    an unsubmitted job needs a call): one unreachable provider must not fail the listing."""
+    try:
+        return refresh(record, store, status)
+    except MlxError as e:
+        from mlx.console import warn
+
+        warn(f"{record.id} is shown as last seen: {e.message}")
+        return record
 
 
 def sync_trials(parent: JobRecord, store: Store) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from mlx.backends.base import Artifact
-from mlx.errors import MlxError
+from mlx.errors import BackendError, MlxError
 
 MAX_PARALLEL = 8
 
@@ -75,6 +75,24 @@ def is_current(target: Path, artifact: Artifact, local_checksum: LocalChecksum |
     return artifact.modified is not None and stat.st_mtime >= artifact.modified
 
 
+def verify(part: Path, artifact: Artifact, local_checksum: LocalChecksum | None) -> None:
+    """Refuse a download whose bytes do not match the checksum the provider listed.
+
+    Runs on the part file, before the rename: a corrupted transfer never reaches the
+    destination. Skipped when the provider gave no checksum or the backend cannot compute
+    one in its form (an S3 multipart ETag of an unknown part size).
+    """
+    if not artifact.checksum or local_checksum is None:
+        return
+    got = local_checksum(part, artifact)
+    if got is not None and got != artifact.checksum:
+        raise BackendError(
+            f"checksum mismatch for {artifact.path}: expected {artifact.checksum}, got {got}; "
+            "nothing was written",
+            hint="Run pull-artifacts again; a file the job is still writing can change.",
+        )
+
+
 def part_path(target: Path) -> Path:
     """A temporary sibling of ``target``, unique to this process and thread."""
     return target.with_name(f".{target.name}.mlx-part-{os.getpid()}-{threading.get_ident()}")
@@ -129,6 +147,7 @@ def pull(
             part = part_path(target)
             try:
                 download(artifact, part, advance)
+                verify(part, artifact, local_checksum)
                 os.replace(part, target)
             finally:
                 part.unlink(missing_ok=True)

@@ -185,9 +185,18 @@ class Backend(abc.ABC):
             hint=f"The {self.name} backend cannot look up jobs mlx did not launch.",
         )
 
+    def find_by_mlx_id(self, record: JobRecord) -> Optional[Submission]:
+        """The provider's job for ``record``, a job whose submitting mlx died before it
+        recorded the provider's answer (``submissions.settle_submission``): found by the name or
+        label mlx gives every job, so a create that reached the provider is not lost.
+        None: the provider has no such job (the default), and the job is marked failed."""
+        return None
+
     def local_checksum(self, path: Path, artifact: Artifact) -> Optional[str]:
         """``path``'s checksum in the form of ``artifact.checksum``, so a file already
-        pulled is skipped; None when it cannot be computed (size and time decide then)."""
+        pulled is skipped and a download is verified before it lands (``mlx.transfer``);
+        None when it cannot be computed (size and time decide then, and nothing is
+        verified)."""
         return None
 
     def pull_many(

@@ -42,6 +42,25 @@ def masked_secrets(spec: JobSpec) -> dict[str, str]:
     return {name: MASK for name in spec.secrets}
 
 
+def mask_secret_values(text: str, spec: JobSpec) -> str:
+    """``text`` with the value of every secret of ``spec`` that is set replaced by the mask.
+
+    Used on error messages at the backend boundary: a provider may echo a request (and so a
+    secret resolved into it) in its validation error, and mlx prints and stores that text.
+    """
+    # Longest first, so a value containing another is masked whole.
+    values = sorted(_set_secret_values(spec), key=len, reverse=True)
+    for value in values:
+        text = text.replace(value, MASK)
+    return text
+
+
+def _set_secret_values(spec: JobSpec) -> set[str]:
+    variables = (ref[len("env:") :] for ref in spec.secrets.values())
+    # Very short values would mask ordinary words; a real credential is longer.
+    return {v for v in (os.environ.get(name, "") for name in variables) if len(v) >= 4}
+
+
 def runtime_config(
     spec: JobSpec,
     job_id: str,

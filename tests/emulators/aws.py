@@ -44,7 +44,7 @@ from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from tests.emulators.aws_sagemaker import ApiError, SageMakerJobs
-from tests.emulators.faults import Fault, FaultPlan
+from tests.emulators.faults import Fault, FaultPlan, corrupted
 
 StartResponse = Callable[..., Any]
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/")
@@ -254,6 +254,8 @@ class AwsServer:
             reply = self._handle(environ, call)
         if fault is not None and fault.kind == "reset":
             _cut(environ, reply, fault.after_bytes)
+        if fault is not None and fault.kind == "corrupt" and reply.ok:
+            reply.body = [corrupted(b"".join(reply.body))]
         start_response(reply.status, reply.headers)
         return reply.body
 

@@ -1,4 +1,6 @@
-"""Fault injection shared by every test server: throttling, 5xx, slow answers, resets.
+"""Fault injection shared by every test server: throttling, 5xx, slow answers, resets,
+and bodies corrupted in flight (``corrupt``: the first byte of a successful answer's body
+flipped, so only a checksum tells).
 
 A ``FaultPlan`` is consulted by each server (or by ``proxy.FaultProxy`` in front of one)
 once per request with that request's *operation* name — the provider's own name for the
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Literal, Optional
 
-FaultKind = Literal["throttle", "error", "slow", "reset"]
+FaultKind = Literal["throttle", "error", "slow", "reset", "corrupt"]
 
 
 @dataclass
@@ -63,6 +65,11 @@ class FaultPlan:
     def count(self, pattern: str) -> int:
         with self._lock:
             return sum(fnmatch.fnmatchcase(c, pattern) for c in self.calls)
+
+
+def corrupted(body: bytes) -> bytes:
+    """``body`` with its first byte flipped: same length, other bytes."""
+    return bytes([body[0] ^ 0xFF]) + body[1:] if body else body
 
 
 class QuietHTTPServer(ThreadingHTTPServer):

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Callable, Optional
 from urllib.parse import urlsplit
 
-from tests.emulators.faults import Fault, FaultPlan, QuietHTTPServer
+from tests.emulators.faults import Fault, FaultPlan, QuietHTTPServer, corrupted
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
 
@@ -107,6 +107,8 @@ class FaultProxy:
         if fault and fault.kind == "slow":
             time.sleep(fault.delay)
         status, reason, out_headers, payload = self._forward(handler, headers, body)
+        if fault and fault.kind == "corrupt" and status < 300:
+            payload = corrupted(payload)
         handler.send_response(status, reason)
         for key, value in out_headers:
             if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":

@@ -103,6 +103,19 @@ class AzureBackend(Backend):
             info={"studio_url": studio} if studio else {},
         )
 
+    def find_by_mlx_id(self, record: JobRecord) -> Optional[Submission]:
+        """The job is named after its mlx id (and tagged with it): a GET by name finds it."""
+        spec = _spec_of(record)
+        workspace = workspace_for(spec.azure)
+        job = staging.find(self.ml(workspace), record.id)
+        if job is None or (job.tags or {}).get(TAG) != record.id:
+            return None
+        return Submission(
+            native_id=record.id,
+            artifacts_uri=artifacts_uri(spec.azure.datastore, record.id),
+            location={**workspace.location(), "datastore": spec.azure.datastore},
+        )
+
     # -- state -------------------------------------------------------------------------
 
     def status(self, record: JobRecord) -> JobStatus:

@@ -61,6 +61,8 @@ def ml_client(workspace: Workspace) -> Any:
         "show_progress": False,
         "retry_backoff_factor": settings.RETRY_BACKOFF,
         "retry_total": settings.RETRY_TOTAL,
+        # azure-core stops after 3 error answers (retry_status) whatever retry_total says
+        "retry_status": settings.RETRY_TOTAL,
     }
     if found.cloud:
         options["cloud"] = found.cloud
@@ -196,5 +198,8 @@ def _storage_retry() -> Any:
 
     backoff = settings.STORAGE_BACKOFF  # waits backoff, +2, +4, ... seconds (times backoff)
     return _ThrottledRetry(
-        initial_backoff=backoff, increment_base=2 * backoff, random_jitter_range=backoff / 2
+        initial_backoff=backoff,
+        increment_base=2 * backoff,
+        random_jitter_range=backoff / 2,
+        retry_total=settings.RETRY_TOTAL,  # as many as the jobs API (storage's default: 3)
     )

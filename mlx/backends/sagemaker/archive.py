@@ -80,6 +80,8 @@ def unsafe(member: tarfile.TarInfo) -> Optional[str]:
         return "an absolute path"
     if ".." in re.split(r"[/\\]", name):
         return "a path with `..`"
+    if member.isfile() and not member_path(member).strip("/"):
+        return "a file without a name"
     if member.issym() or member.islnk():
         base = posixpath.dirname(member_path(member)) if member.issym() else ""
         target = posixpath.normpath(posixpath.join(base, member.linkname))
@@ -125,11 +127,32 @@ def extract(
             if member.isfile():
                 _write(archive.extractfile(member), transfer.safe_target(dest, path))
                 written.append(path)
+            else:
+                _skip(member)
             if exact is not None:
                 exact.discard(path)
                 if not exact:
                     break  # every exactly named member is out: stop reading
         return written, reader.count
+
+
+_KINDS = {
+    tarfile.SYMTYPE: "a symbolic link",
+    tarfile.LNKTYPE: "a hard link",
+    tarfile.CHRTYPE: "a character device",
+    tarfile.BLKTYPE: "a block device",
+    tarfile.FIFOTYPE: "a FIFO",
+}
+
+
+def _skip(member: tarfile.TarInfo) -> None:
+    """Say why a member that is not a regular file is not written. Links are never created
+    (so no later member can be written through one, and chains of links cannot lead out of
+    --dest), nor devices or FIFOs."""
+    from mlx.console import warn
+
+    kind = _KINDS.get(member.type, "not a regular file")
+    warn(f"skipped archive member {member.name!r}: {kind}; only regular files are written")
 
 
 def _write(source: Optional[IO[bytes]], target: Path) -> None:

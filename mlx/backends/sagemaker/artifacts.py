@@ -22,8 +22,9 @@ from typing import Any, Optional
 
 from mlx.backends.base import Artifact, Progress
 from mlx.backends.common import file_digest
-from mlx.backends.sagemaker.clients import aws_errors
+from mlx.backends.sagemaker.clients import as_mlx_error, aws_errors
 from mlx.backends.sagemaker.layout import STAGING
+from mlx.errors import BackendError
 
 CHUNK = 1 << 20
 ATTEMPTS = 3
@@ -87,34 +88,50 @@ def list_artifacts(s3: Any, where: ArtifactRoot) -> list[Artifact]:
 
 def download(
     s3: Any, bucket: str, key: str, target: Path, progress: Progress, etag: Optional[str]
-) -> None:
+) -> bool:
     """Stream ``s3://bucket/key`` into ``target``, resuming where a dropped connection
-    left off (at most ``ATTEMPTS`` reads)."""
+    left off (at most ``ATTEMPTS`` reads). False when the object's ETag is no digest of
+    its bytes (SSE-KMS or SSE-C encryption), so it cannot verify the download."""
     from botocore.exceptions import (
         ConnectionClosedError,
+        FlexibleChecksumError,
         IncompleteReadError,
         ReadTimeoutError,
         ResponseStreamingError,
     )
 
+    what = f"downloading s3://{bucket}/{key}"
     written = 0
     for attempt in range(ATTEMPTS):
         request: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if written:
             request.update(Range=f"bytes={written}-", **({"IfMatch": etag} if etag else {}))
         try:
-            with aws_errors(f"downloading s3://{bucket}/{key}"):
-                body = s3.get_object(**request)["Body"]
+            with aws_errors(what):
+                response = s3.get_object(**request)
             with open(target, "ab" if written else "wb") as f:
-                for chunk in body.iter_chunks(CHUNK):
+                for chunk in response["Body"].iter_chunks(CHUNK):
                     f.write(chunk)
                     written += len(chunk)
                     progress(len(chunk))
-            return
+            return etag_is_digest(response)
         except (ResponseStreamingError, IncompleteReadError, ReadTimeoutError,
-                ConnectionClosedError):  # fmt: skip
+                ConnectionClosedError) as e:  # fmt: skip
             if attempt == ATTEMPTS - 1:
-                raise
+                raise as_mlx_error(e, what) from e
+        except FlexibleChecksumError as e:  # botocore checked the object's own CRC
+            raise BackendError(
+                f"checksum mismatch for s3://{bucket}/{key}: {e}; nothing was written",
+                hint="Run pull-artifacts again; a file the job is still writing can change.",
+            ) from e
+    raise AssertionError("unreachable")
+
+
+def etag_is_digest(response: dict[str, Any]) -> bool:
+    """S3 ETags are MD5-based except for SSE-KMS and SSE-C objects
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html)."""
+    kms = str(response.get("ServerSideEncryption", "")).startswith("aws:kms")
+    return not kms and not response.get("SSECustomerAlgorithm")
 
 
 def local_etag(path: Path, etag: str) -> Optional[str]:

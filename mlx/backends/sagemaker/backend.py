@@ -7,6 +7,7 @@ answer was lost (a timeout, a dropped connection, botocore's own retry answering
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -177,6 +178,25 @@ class SageMakerBackend(Backend):
     def adopt(self, native_id: str) -> dict[str, Any]:
         return adopt.describe_for_adoption(self, native_id)
 
+    def find_by_mlx_id(self, record: JobRecord) -> Optional[Submission]:
+        """The job is named after its mlx id: a describe by name says whether it exists."""
+        from mlx.backends.sagemaker.render import layout_for
+        from mlx.backends.sagemaker.tuning import tuning_name
+        from mlx.spec import spec_from_record
+
+        spec = spec_from_record(record.spec, record.info["base_dir"], record.info["source"])
+        aws = self.clients(spec.sagemaker)
+        sm, tuning = aws.sagemaker, record.kind == "tuning"
+        name = tuning_name(record.id) if tuning else record.id
+        with aws_errors(f"looking up {name} after mlx stopped"):
+            if tuning:
+                found = _found(
+                    lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+                )
+            else:
+                found = _found(lambda: sm.describe_training_job(TrainingJobName=name))
+        return _submission(name, layout_for(spec, record.id), aws) if found else None
+
     # -- logs --------------------------------------------------------------------------
 
     def logs(self, record: JobRecord, query: LogQuery) -> Iterator[LogLine]:
@@ -221,12 +241,19 @@ class SageMakerBackend(Backend):
     ) -> None:
         where = self.artifact_root(record)
         s3 = self.record_clients(record).s3
-        artifacts.download(
-            s3, where.bucket, where.key_of(artifact.path), target, progress, artifact.checksum
-        )
+        key = where.key_of(artifact.path)
+        if not artifacts.download(s3, where.bucket, key, target, progress, artifact.checksum):
+            self._opaque_etags.add(target)  # encrypted: its ETag says nothing of the bytes
 
     def local_checksum(self, path: Path, artifact: Artifact) -> Optional[str]:
-        return artifacts.local_etag(path, artifact.checksum) if artifact.checksum else None
+        if not artifact.checksum or path in self._opaque_etags:
+            return None
+        return artifacts.local_etag(path, artifact.checksum)
+
+    @functools.cached_property
+    def _opaque_etags(self) -> set[Path]:
+        """Downloaded files whose ETag is no digest of their bytes (not to be verified)."""
+        return set()
 
     def pull_many(
         self,

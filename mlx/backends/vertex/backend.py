@@ -116,7 +116,7 @@ class VertexBackend(Backend):
                     return create(parent=plan.target.parent, **{noun: message}, retry=None)
                 except transient_errors() as e:
                     error = e
-            found = self._find_by_label(clients, noun, plan)
+            found = self._find_by_label(clients, noun, plan.target.parent, plan.layout.job_id)
             if found is not None:
                 return found
             if attempt == self.create_attempts:
@@ -124,14 +124,27 @@ class VertexBackend(Backend):
             time.sleep(min(self.backoff.initial * 2**attempt, self.backoff.maximum))
         raise AssertionError("unreachable")
 
-    def _find_by_label(self, clients: Clients, noun: str, plan: Plan) -> Optional[Any]:
+    def _find_by_label(self, clients: Clients, noun: str, parent: str, job_id: str) -> Any:
+        """The job labelled with mlx id ``job_id``, or None."""
         lister = getattr(clients.jobs, f"list_{noun}s")
-        request = {
-            "parent": plan.target.parent,
-            "filter": f'labels.{JOB_LABEL}="{plan.layout.job_id}"',
-        }
-        with gcp_errors(f"listing jobs labelled {JOB_LABEL}={plan.layout.job_id}"):
+        request = {"parent": parent, "filter": f'labels.{JOB_LABEL}="{job_id}"'}
+        with gcp_errors(f"listing jobs labelled {JOB_LABEL}={job_id}"):
             return next(iter(lister(request=request, retry=self.backoff.retry())), None)
+
+    def find_by_mlx_id(self, record: JobRecord) -> Optional[Submission]:
+        """Every job carries its mlx id as a label: a filtered list finds it."""
+        from mlx.backends.vertex.layout import Layout
+        from mlx.backends.vertex.settings import target_for
+        from mlx.spec import spec_from_record
+
+        spec = spec_from_record(record.spec, record.info["base_dir"], record.info["source"])
+        target = target_for(spec)
+        noun = "hyperparameter_tuning_job" if record.kind == "tuning" else "custom_job"
+        job = self._find_by_label(self.clients(target), noun, target.parent, record.id)
+        if job is None:
+            return None
+        layout = Layout(target.bucket, record.id)
+        return Submission(job.name, layout.job_uri, location=target.as_location())
 
     # -- state -------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import yaml
 
 from tests.conftest import write
 from tests.emulators.azureml import AzureMLServer
+from tests.emulators.proxy import FaultProxy
 
 IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 SETTINGS = {"compute": "gpu-cluster"}  # the workspace comes from the MLX_AZURE_* fixture env
@@ -70,6 +71,13 @@ def azure(azureml: AzureMLServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
     monkeypatch.setattr(settings, "STORAGE_BACKOFF", 0.0)
     monkeypatch.setattr("mlx.tuning.view.REFRESH_SECONDS", 0.02)
     yield Azure(azureml)
+
+
+@pytest.fixture
+def proxied(azure: Azure, azurite_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch) -> FaultProxy:
+    """Blob reads go through a recording, fault-injecting proxy in front of Azurite."""
+    monkeypatch.setenv("MLX_AZURE_BLOB_ENDPOINT", f"{azurite_proxy.url}/devstoreaccount1")
+    return azurite_proxy
 
 
 def azure_spec(tmp_path: Path, **fields: Any) -> Path:

@@ -1,0 +1,125 @@
+"""Around the create call: what mlx records when a submission succeeds, fails or is cut
+short by a killed mlx, so the store never loses a job the provider accepted and never
+keeps a secret.
+
+``jobs.launch`` writes a job's row before the create call, with the submitting process
+(``info.submitter``). A row that never got the provider's id is *unsubmitted*; once its
+submitter is gone, ``settle_submission`` asks the backend for a job with the mlx id
+(``Backend.find_by_mlx_id``: by name on SageMaker and Azure, by label on Vertex) and records
+it, or marks the job failed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from dataclasses import replace
+
+from mlx.backends import get_backend
+from mlx.backends.base import JobState, Submission
+from mlx.errors import BackendError, MlxError, SpecError
+from mlx.spec import JobSpec
+from mlx.store import JobRecord, Store
+
+# Seconds after which a job whose submitter runs on another host, and never recorded the
+# provider's id, is settled (uploads of large inputs happen before the create call).
+SUBMIT_TIMEOUT = 6 * 3600.0
+
+
+def record_submission(record: JobRecord, submission: Submission, store: Store) -> JobRecord:
+    """Save what the provider said when it accepted ``record``'s job."""
+    changes = {
+        "native_id": submission.native_id,
+        "artifacts_uri": submission.artifacts_uri,
+        "location": submission.location,
+        "info": {**record.info, **submission.info},
+    }
+    store.update(record.id, **changes)
+    return replace(record, **changes)
+
+
+def record_submit_failure(
+    error: BaseException, spec: JobSpec, job_id: str, store: Store
+) -> BaseException:
+    """Record why submitting ``job_id`` failed; return the error to show (secrets masked)."""
+    if isinstance(error, SpecError):
+        # A spec a provider refuses before any call (an https:// input on SageMaker, a
+        # missing bucket): nothing was started, so nothing is listed.
+        store.delete(job_id)
+        return _masked(error, spec)
+    if not isinstance(error, Exception):
+        # Ctrl-C: the create may have reached the provider. The next `status` or `jobs`
+        # settles a cloud job (settle_submission); a local one has nothing to find.
+        if spec.provider == "local":
+            store.update(job_id, state=JobState.FAILED, message="interrupted while submitting")
+        return error
+    masked = _masked(error, spec)
+    message = masked.message if isinstance(masked, MlxError) else f"submit failed: {error}"
+    store.update(job_id, state=JobState.FAILED, message=message)
+    return masked
+
+
+def _masked(error: Exception, spec: JobSpec) -> Exception:
+    """``error``, or a copy without the values of ``spec``'s secrets where it showed one."""
+    from mlx.backends.common import mask_secret_values
+
+    if isinstance(error, MlxError):
+        message = mask_secret_values(error.message, spec)
+        hint = mask_secret_values(error.hint, spec) if error.hint else error.hint
+        if (message, hint) == (error.message, error.hint):
+            return error
+        return type(error)(message, hint=hint)
+    text = mask_secret_values(str(error), spec)
+    return error if text == str(error) else BackendError(f"submit failed: {text}")
+
+
+def pause_for_tests(point: str) -> None:
+    """Hold mlx at ``point`` when ``MLX_TEST_PAUSE_AT`` names it, so the kill -9 tests
+    (tests/reliability/test_safety.py) can stop it exactly there. Never set otherwise."""
+    if os.environ.get("MLX_TEST_PAUSE_AT") == point:
+        sys.stderr.write(f"mlx: paused at {point}\n")
+        sys.stderr.flush()
+        time.sleep(600)
+
+
+def unsubmitted(record: JobRecord) -> bool:
+    """A cloud job whose native id mlx never recorded: its submitting mlx may still be at
+    work, or may have died before or after the provider accepted the create."""
+    return record.provider != "local" and record.kind != "trial" and not record.native_id
+
+
+def settle_submission(record: JobRecord, store: Store) -> JobRecord:
+    """Settle an unsubmitted job once its submitting mlx is gone: record the provider's job
+    if the create reached it (``Backend.find_by_mlx_id``), else mark the job failed."""
+    if record.state.terminal or _submitter_alive(record):
+        return record  # still submitting: the submitting process records the outcome
+    found = get_backend(record.provider).find_by_mlx_id(record)
+    if found is None:
+        store.update(
+            record.id,
+            unless_ended=True,
+            state=JobState.FAILED,
+            message="mlx was stopped before the job was submitted",
+        )
+        return store.get(record.id)
+    return record_submission(record, found, store)
+
+
+def _submitter_alive(record: JobRecord) -> bool:
+    """Whether the mlx process that submits ``record`` still runs. A submitter on another
+    host (a shared ``$MLX_HOME``) is given ``SUBMIT_TIMEOUT`` seconds."""
+    submitter = record.info.get("submitter") or {}
+    pid = submitter.get("pid")
+    if submitter.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
+        return time.time() - record.created_at < SUBMIT_TIMEOUT
+    if pid == os.getpid():
+        return True  # this process is submitting it (a tuner's thread)
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, as another user's process
+    return True
