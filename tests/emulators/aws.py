@@ -369,7 +369,12 @@ def _fault_reply(call: _Call, fault: Fault) -> _Reply:
         if call.action:
             return _error(call, 400, "ThrottlingException", "Rate exceeded")
         return _error(call, 503, "SlowDown", "Please reduce your request rate.")
-    return _error(call, fault.status, "ServiceUnavailable", "Service unavailable (injected)")
+    return _error(
+        call,
+        fault.status,
+        fault.code or "ServiceUnavailable",
+        fault.message or "Service unavailable (injected)",
+    )
 
 
 def _cut(environ: dict[str, Any], reply: _Reply, after_bytes: int) -> None:

@@ -85,7 +85,9 @@ def _fault_reply(fault: Fault) -> Optional[Reply]:
         body = {"error": {"code": "TooManyRequests", "message": "throttled"}}
         return Reply(status, body, {"Retry-After": "0"})
     if fault.kind == "error":
-        return _error(fault.status, "ServiceUnavailable", "injected fault")
+        return _error(
+            fault.status, fault.code or "ServiceUnavailable", fault.message or "injected fault"
+        )
     return None
 
 

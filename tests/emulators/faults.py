@@ -30,6 +30,10 @@ class Fault:
     times: int = 1
     delay: float = 0.0  # for slow: seconds to wait before answering normally
     after_bytes: int = 0  # for reset: bytes of the body sent before the connection drops
+    # For error: the provider's error code and message (e.g. a validation error that
+    # echoes a value back); each server uses its usual ones when not given.
+    code: Optional[str] = None
+    message: Optional[str] = None
     fired: int = 0
 
 

@@ -485,7 +485,7 @@ def _fault_error(fault: Fault) -> ApiError:
     # Same convention as proxy.py: a throttle keeps the default status only as 429.
     status = 429 if fault.kind == "throttle" and fault.status == 503 else fault.status
     reason = _STATUS_NAMES.get(status, "UNKNOWN")
-    return ApiError(status, f"Injected fault: {reason}.")
+    return ApiError(status, fault.message or f"Injected fault: {reason}.")
 
 
 def _send(h: BaseHTTPRequestHandler, status: int, payload: bytes, *, cut: Optional[int]) -> None:
