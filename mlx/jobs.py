@@ -386,6 +386,10 @@ def cancel(record: JobRecord, store: Store, wait_seconds: float = 15.0) -> JobRe
         # The supervisor is gone or ignored SIGTERM: record the end ourselves.
         store.update(record.id, state=JobState.CANCELLED, unless_ended=True, message="cancelled")
         record = store.get(record.id)
+        if record.kind == "tuning":  # no driver will end its trials either
+            from mlx.tuning.view import cancel_trials
+
+            cancel_trials(store, record)
     return record
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from mlx.backends.common import resolve_machine, tree_digest
 from mlx.backends.common import runtime_config as common_runtime_config
@@ -230,7 +230,3 @@ def runtime_config(spec: JobSpec, job_id: str, layout: Layout, parts: Container)
     if spec.code is not None:
         config["workdir"] = mounted(layout.code_uri).rstrip("/")
     return config
-
-
-def job_id_label(labels: Optional[dict[str, str]]) -> Optional[str]:
-    return (labels or {}).get(JOB_LABEL)
