@@ -78,20 +78,20 @@ def timed(name: str, action: Any) -> tuple[str, int, float]:
 
 
 def pull(ref: str, pattern: str, dest: Path) -> int:
-    from mlx import jobs
+    from mlx import lifecycle, lookup
     from mlx.store import Store
 
     store = Store.default()
-    record = jobs.find_job(store, ref)
-    result = jobs.pull(record, [pattern], [], dest, show_progress=False)
+    record = lookup.find_job(store, ref)
+    result = lifecycle.pull(record, [pattern], [], dest, show_progress=False)
     assert (dest / pattern).read_bytes() == METRICS
     return result.bytes
 
 
 def own_job_record() -> None:
     """The store row `mlx train` would have written for JOB."""
-    from mlx.backends.base import JobState
-    from mlx.store import JobRecord, Store
+    from mlx.model import JobRecord, JobState
+    from mlx.store import Store
 
     now = time.time()
     Store.default().insert(

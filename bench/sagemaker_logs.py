@@ -44,9 +44,8 @@ def setup(server: Any, lines: int) -> int:
 
 
 def read_with_mlx(follow: bool, base_ms: int) -> int:
-    from mlx.backends.base import JobState, LogQuery
     from mlx.backends.sagemaker.backend import SageMakerBackend
-    from mlx.store import JobRecord
+    from mlx.model import JobRecord, JobState, LogQuery
 
     record = JobRecord(
         id=JOB,

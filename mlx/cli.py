@@ -17,8 +17,7 @@ from mlx import __version__
 
 app = typer.Typer(
     name="mlx",
-    help="Run training and tuning jobs on SageMaker, Vertex AI, Azure ML or this machine, "
-    "from one YAML job spec.",
+    help="Run training and tuning jobs in the cloud or on this machine, from one YAML job spec.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals hold credentials
@@ -26,7 +25,10 @@ app = typer.Typer(
 )
 
 ProviderOpt = typer.Option(
-    None, "--provider", "-p", help="local | sagemaker | vertex | azure (overrides the spec)."
+    None,
+    "--provider",
+    "-p",
+    help="Where the job runs (overrides the spec); `mlx doctor` lists them.",
 )
 SetOpt = typer.Option(None, "--set", help="Override a spec field: KEY=VALUE (VALUE is YAML).")
 JsonOpt = typer.Option(False, "--json", help="Print a JSON document on stdout (for scripts).")
@@ -46,7 +48,7 @@ def _root(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
 ) -> None:
-    """Run training and tuning jobs on SageMaker, Vertex AI, Azure ML or this machine."""
+    """Run training and tuning jobs in the cloud or on this machine."""
 
 
 def _load(
@@ -64,7 +66,7 @@ def _store() -> Any:
 
 
 def _find(store: Any, job: str, trial: Optional[str] = None) -> Any:
-    from mlx.jobs import find_job, find_trial
+    from mlx.lookup import find_job, find_trial
 
     record = find_job(store, job)
     if trial is not None:
@@ -132,9 +134,10 @@ def logs(
 ) -> None:
     """Print a job's logs (all nodes, merged by time)."""
     from mlx import commands
-    from mlx.backends.base import LogQuery
-    from mlx.jobs import parse_since
+    from mlx.flags import compile_grep, parse_since
+    from mlx.model import LogQuery
 
+    compile_grep(grep)  # a bad pattern is a clear error before anything is read
     store = _store()
     record = _find(store, job, trial)
     query = LogQuery(follow=follow, since=parse_since(since), tail=tail, node=node, grep=grep)

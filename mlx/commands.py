@@ -13,12 +13,15 @@ from typing import Optional
 from rich.markup import escape
 from rich.table import Table
 
-from mlx import jobs
-from mlx.backends.base import JobState, LogQuery
+from mlx import lifecycle
 from mlx.console import err, out, print_json
 from mlx.errors import JobFailed, MlxError
+from mlx.flags import parse_since
+from mlx.model import JobKind, JobRecord, JobState, LogQuery
+from mlx.output import format_line, record_json
+from mlx.providers import get as get_provider
 from mlx.spec import JobSpec
-from mlx.store import JobRecord, Store
+from mlx.store import Store
 
 _STATE_STYLE = {
     JobState.PENDING: "yellow",
@@ -45,44 +48,47 @@ def _write_err_line(text: str) -> None:
 
 
 def print_translation(spec: JobSpec, as_json: bool, tuning: bool = False) -> None:
-    translation = jobs.translate(spec, tuning=tuning)
+    translation = lifecycle.translate(spec, tuning=tuning)
     if as_json:
         print_json(translation)
     else:
         from rich.json import JSON
 
         out.print(JSON.from_data(translation, default=str))
-    if spec.provider != "local":
+    if get_provider(spec.provider).machines is not None:
         from mlx.catalog.pricing import choice_summary, estimate
 
         err.print(f"Instance: {escape(choice_summary(estimate(spec.provider, spec.resources)))}")
 
 
 def train(spec: JobSpec, store: Store, *, detach: bool, as_json: bool) -> None:
-    record = jobs.launch(spec, store)
+    record = lifecycle.launch(spec, store)
     err.print(f"Started [bold]{record.id}[/] on {record.provider}")
     if detach:
         if as_json:
-            print_json(jobs.record_json(record))
+            print_json(record_json(record))
         else:
             err.print(f"Follow its logs with [bold]mlx logs -f {record.id}[/]")
         return
     write = _write_err_line if as_json else _write_line
-    record = jobs.follow(record, store, LogQuery(follow=True), write)
+    multi = record.nodes > 1
+    record = lifecycle.follow(
+        record, store, LogQuery(follow=True), lambda line: write(format_line(line, multi))
+    )
     if as_json:
-        print_json(jobs.record_json(record))
+        print_json(record_json(record))
     _summary(record)
     _raise_unless_succeeded(record)
 
 
 def tune(spec: JobSpec, store: Store, *, detach: bool, as_json: bool) -> None:
-    record = jobs.launch(spec, store, kind="tuning")
+    record = lifecycle.launch(spec, store, kind=JobKind.TUNING)
     err.print(f"Started tuning job [bold]{record.id}[/] on {record.provider}")
     _watch_tuning(record, store, detach=detach, as_json=as_json)
 
 
 def resume_tune(record: JobRecord, store: Store, *, detach: bool, as_json: bool) -> None:
-    record = jobs.resume_tuning(record, store)
+    record = lifecycle.resume_tuning(record, store)
     err.print(f"Resumed tuning job [bold]{record.id}[/]")
     _watch_tuning(record, store, detach=detach, as_json=as_json)
 
@@ -134,15 +140,17 @@ def _raise_unless_succeeded(record: JobRecord) -> None:
 
 
 def logs(record: JobRecord, store: Store, query: LogQuery, timestamps: bool) -> None:
-    multi = int(record.spec.get("resources", {}).get("nodes", 1)) > 1
+    multi = record.nodes > 1
     if not query.follow:
         try:
-            for line in jobs.stream_logs(record, query):
-                _write_line(jobs.format_line(line, multi, timestamps))
+            for line in lifecycle.stream_logs(record, query):
+                _write_line(format_line(line, multi, timestamps))
         except BrokenPipeError:  # `mlx logs id | head` is fine
             sys.stderr.close()
         return
-    record = jobs.follow(record, store, query, _write_line, timestamps)
+    record = lifecycle.follow(
+        record, store, query, lambda line: _write_line(format_line(line, multi, timestamps))
+    )
     err.print(f"Job [bold]{record.id}[/] {_state(record.state)}")
     _raise_unless_succeeded(record)
 
@@ -156,7 +164,7 @@ def pull(
     as_json: bool,
 ) -> None:
     if list_only:
-        artifacts = jobs.list_artifacts(record, include, exclude)
+        artifacts = lifecycle.list_artifacts(record, include, exclude)
         if as_json:
             print_json(
                 [{"path": a.path, "size": a.size, "checksum": a.checksum} for a in artifacts]
@@ -167,7 +175,7 @@ def pull(
             table.add_row(escape(artifact.path), _size(artifact.size))
         out.print(table)
         return
-    result = jobs.pull(record, include, exclude, dest, show_progress=not as_json)
+    result = lifecycle.pull(record, include, exclude, dest, show_progress=not as_json)
     if as_json:
         print_json(
             {
@@ -197,16 +205,16 @@ def list_jobs(
     # A job not ended when last seen may be in a wanted state by now: list it too, refresh.
     candidates = wanted and [*wanted, *(s for s in JobState if not s.terminal and s not in wanted)]
     records = store.list(
-        provider=provider, states=candidates or None, since=jobs.parse_since(since), limit=limit
+        provider=provider, states=candidates or None, since=parse_since(since), limit=limit
     )
-    records = jobs.refresh_listed(records, store)
+    records = lifecycle.refresh_listed(records, store)
     if wanted:  # a refresh may have moved a job out of the asked-for states
         records = [r for r in records if r.state in wanted]
     if as_json:
-        print_json([jobs.record_json(r) for r in records])
+        print_json([record_json(r) for r in records])
         return
     if not records:
-        err.print("No jobs.")
+        err.print("No lifecycle.")
         return
     table = Table("id", "provider", "state", "created", "duration", box=None, header_style="bold")
     for r in records:
@@ -225,8 +233,8 @@ def _parse_state(text: str) -> JobState:
 
 
 def status(record: JobRecord, store: Store, as_json: bool) -> None:
-    record = jobs.refresh(record, store)
-    if record.kind == "tuning":
+    record = lifecycle.refresh(record, store)
+    if record.is_tuning:
         from mlx.tuning import view
 
         if as_json:
@@ -238,7 +246,7 @@ def status(record: JobRecord, store: Store, as_json: bool) -> None:
                 out.print(escape(line))
         return
     if as_json:
-        print_json(jobs.record_json(record))
+        print_json(record_json(record))
         return
     table = Table(box=None, show_header=False)
     rows = [
@@ -261,7 +269,7 @@ def status(record: JobRecord, store: Store, as_json: bool) -> None:
 
 
 def cancel(record: JobRecord, store: Store) -> None:
-    record = jobs.cancel(record, store)
+    record = lifecycle.cancel(record, store)
     err.print(f"Job [bold]{record.id}[/] {_state(record.state)}")
 
 

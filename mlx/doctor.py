@@ -7,19 +7,13 @@ Nothing here imports an SDK or touches the network: it looks for packages with
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from mlx import __version__
 
-_SDKS = {
-    "sagemaker": ["boto3"],
-    "vertex": ["google.cloud.aiplatform_v1", "google.cloud.storage", "google.cloud.logging_v2"],
-    "azure": ["azure.ai.ml", "azure.storage.blob", "azure.identity"],
-    "tune": ["optuna"],
-}
+# Optional features that are not providers, and the modules they need.
+_FEATURES = {"tune": ["optuna"]}
 
 
 def _installed(module: str) -> bool:
@@ -29,75 +23,33 @@ def _installed(module: str) -> bool:
         return False
 
 
-def _aws_credentials() -> str | None:
-    if os.environ.get("AWS_ACCESS_KEY_ID"):
-        return "AWS_ACCESS_KEY_ID"
-    if os.environ.get("AWS_PROFILE"):
-        return f"AWS_PROFILE={os.environ['AWS_PROFILE']}"
-    for path in (
-        os.environ.get("AWS_SHARED_CREDENTIALS_FILE"),
-        "~/.aws/credentials",
-        os.environ.get("AWS_CONFIG_FILE"),
-        "~/.aws/config",
-    ):
-        if path and Path(path).expanduser().is_file():
-            return str(Path(path).expanduser())
-    if os.environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
-        return "container credentials"
-    return None
-
-
-def _gcp_credentials() -> str | None:
-    path = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
-    if path:
-        return path if Path(path).is_file() else None
-    config = Path(os.environ.get("CLOUDSDK_CONFIG", "~/.config/gcloud")).expanduser()
-    adc = config / "application_default_credentials.json"
-    return str(adc) if adc.is_file() else None
-
-
-def _azure_credentials() -> str | None:
-    if os.environ.get("AZURE_CLIENT_ID") and (
-        os.environ.get("AZURE_CLIENT_SECRET") or os.environ.get("AZURE_FEDERATED_TOKEN_FILE")
-    ):
-        return "AZURE_CLIENT_ID (service principal)"
-    azure_dir = Path(os.environ.get("AZURE_CONFIG_DIR", "~/.azure")).expanduser()
-    if (azure_dir / "msal_token_cache.json").is_file() or (
-        azure_dir / "azureProfile.json"
-    ).is_file():
-        return f"Azure CLI login ({azure_dir})"
-    return None
-
-
-_CREDENTIALS = {
-    "sagemaker": _aws_credentials,
-    "vertex": _gcp_credentials,
-    "azure": _azure_credentials,
-}
-_LOGIN_HINT = {
-    "sagemaker": "aws configure (or set AWS_PROFILE)",
-    "vertex": "gcloud auth application-default login",
-    "azure": "az login",
-}
+def _sdk_entry(modules: list[str] | tuple[str, ...], extra: str | None) -> dict[str, Any]:
+    missing = [m for m in modules if not _installed(m)]
+    return {"sdk_installed": not missing, "missing": missing, "extra": extra}
 
 
 def collect() -> dict[str, Any]:
+    from mlx.providers import Capability, providers
     from mlx.settings import config_path, mlx_home
 
-    providers = {}
-    for name, modules in _SDKS.items():
-        missing = [m for m in modules if not _installed(m)]
-        entry: dict[str, Any] = {"sdk_installed": not missing, "missing": missing}
-        if name in _CREDENTIALS:
-            entry["credentials"] = _CREDENTIALS[name]()
-        providers[name] = entry
+    found: dict[str, Any] = {}
+    for provider in providers():
+        if provider.can(Capability.RUNS_HERE) and not provider.sdk_modules:
+            continue  # built in: nothing to install, nothing to log in to
+        entry = _sdk_entry(provider.sdk_modules, provider.extra)
+        if provider.credentials:
+            entry["credentials"] = provider.find_credentials()
+            entry["login_hint"] = provider.login_hint
+        found[provider.name] = entry
+    for name, modules in _FEATURES.items():
+        found[name] = _sdk_entry(modules, name)
     return {
         "mlx_version": __version__,
         "python": sys.version.split()[0],
         "mlx_home": str(mlx_home()),
         "config_file": str(config_path()),
         "config_file_exists": config_path().is_file(),
-        "providers": providers,
+        "providers": found,
     }
 
 
@@ -116,18 +68,22 @@ def run_doctor(as_json: bool) -> None:
     exists = "" if report["config_file_exists"] else " (not present)"
     out.print(f"Config file: {escape(report['config_file'])}{exists}")
     table = Table("provider", "SDK", "credentials", box=None, header_style="bold")
-    table.add_row("local", "[green]built in[/]", "-")
+    from mlx.providers import Capability, with_capability
+
+    for provider in with_capability(Capability.RUNS_HERE):
+        if provider.name not in report["providers"]:
+            table.add_row(provider.name, "[green]built in[/]", "-")
     for name, entry in report["providers"].items():
         sdk = (
             "[green]installed[/]"
             if entry["sdk_installed"]
-            else (f"[yellow]missing[/] (pip install 'mlx-jobs[{name}]')")
+            else "[yellow]missing[/] " + escape(f"(pip install 'mlx-jobs[{entry['extra']}]')")
         )
-        if name not in _CREDENTIALS:
+        if "credentials" not in entry:
             creds = "-"
         elif entry["credentials"]:
             creds = f"[green]found[/] {escape(entry['credentials'])}"
         else:
-            creds = f"[yellow]none found[/] ({_LOGIN_HINT[name]})"
+            creds = f"[yellow]none found[/] ({entry['login_hint']})"
         table.add_row(name, sdk, creds)
     out.print(table)

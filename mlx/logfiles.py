@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Optional
 
-from mlx.backends.base import LogLine
+from mlx.model import LogLine
 
 MLX_LOG = "mlx.log"
 

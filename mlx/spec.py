@@ -10,6 +10,7 @@ command's script). Every failure is a ``SpecError`` naming file, line and field 
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -17,8 +18,6 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -28,11 +27,8 @@ from pydantic import (
 
 from mlx.errors import SpecError
 from mlx.runtime.argv import render_args
+from mlx.spec_base import StrictModel, valid_duration
 from mlx.units import AcceleratorRequest, parse_accelerator, parse_duration, parse_size_gb
-
-PROVIDERS = ("local", "sagemaker", "vertex", "azure")
-CLOUD_PROVIDERS = PROVIDERS[1:]
-Provider = Literal["local", "sagemaker", "vertex", "azure"]
 
 # Valid as a job name on all three clouds once mlx adds its suffix (see ``mlx.ids``).
 NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
@@ -46,10 +42,6 @@ NUMBER_RE = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
 Scalar = Union[bool, int, float, str]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
-
 def _as_text(value: Any) -> Any:
     """YAML reads `3` and `true` as numbers and booleans; env values and args are text."""
     if isinstance(value, bool):
@@ -59,14 +51,7 @@ def _as_text(value: Any) -> Any:
     return value
 
 
-def _valid_duration(value: Any) -> Any:
-    """``value`` unchanged when it is None or a duration ``parse_duration`` reads."""
-    if value is not None:
-        parse_duration(value)
-    return value
-
-
-class Resources(_Model):
+class Resources(StrictModel):
     """What one node needs. The catalog turns this into each provider's machine type."""
 
     accelerator: Optional[str] = Field(
@@ -75,12 +60,21 @@ class Resources(_Model):
     cpus: Optional[float] = Field(None, gt=0, description="at least this many vCPUs per node")
     memory: Optional[Union[str, float]] = Field(None, description="at least, e.g. 32GB")
     nodes: int = Field(1, ge=1, le=1024, description="> 1 runs multi-node training")
-    instance_type: dict[Provider, str] = Field(
+    instance_type: dict[str, str] = Field(
         default_factory=dict, description="per-provider machine type; always wins"
     )
     spot: bool = False
     max_runtime: Optional[Union[int, str]] = Field(None, description="e.g. 90m, 4h, 3600")
     disk: Optional[Union[str, float]] = Field(None, description="volume size per node, e.g. 100GB")
+
+    @field_validator("instance_type")
+    @classmethod
+    def _check_instance_type(cls, value: dict[str, str]) -> dict[str, str]:
+        from mlx import providers
+
+        for name in value:
+            providers.get(name)  # an unknown provider, with the closest name
+        return value
 
     @field_validator("accelerator", mode="before")
     @classmethod
@@ -99,7 +93,7 @@ class Resources(_Model):
     @field_validator("max_runtime")
     @classmethod
     def _check_duration(cls, value: Any) -> Any:
-        return _valid_duration(value)
+        return valid_duration(value)
 
     @property
     def accelerator_request(self) -> Optional[AcceleratorRequest]:
@@ -118,7 +112,7 @@ class Resources(_Model):
         return None if self.max_runtime is None else parse_duration(self.max_runtime)
 
 
-class Metric(_Model):
+class Metric(StrictModel):
     """A number parsed from the job's stdout, e.g. ``val_loss=0.31``."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.:/-]{1,255}$")
@@ -149,12 +143,12 @@ def default_metric_regex(name: str) -> str:
     return rf"\b{re.escape(name)}[=:] *{NUMBER_RE}"
 
 
-class Objective(_Model):
+class Objective(StrictModel):
     metric: str
     goal: Literal["minimize", "maximize"] = "minimize"
 
 
-class Parameter(_Model):
+class Parameter(StrictModel):
     """One dimension of the search space."""
 
     type: Literal["float", "int", "choice", "discrete"]
@@ -192,7 +186,7 @@ class Parameter(_Model):
         return self
 
 
-class Tune(_Model):
+class Tune(StrictModel):
     """Hyperparameter search; sampled values are merged over ``hyperparameters``."""
 
     objective: Objective
@@ -222,64 +216,14 @@ class Tune(_Model):
         return self
 
 
-class SageMakerSettings(_Model):
-    role: Optional[str] = Field(None, description="execution role ARN")
-    region: Optional[str] = None
-    bucket: Optional[str] = Field(None, description="bucket for code, inputs and artifacts")
-    profile: Optional[str] = Field(None, description="AWS profile name")
-    prefix: str = Field("mlx", description="key prefix in the bucket: s3://bucket/<prefix>/<job>/")
-    subnets: list[str] = Field(default_factory=list, description="VPC subnets for the job")
-    security_group_ids: list[str] = Field(default_factory=list, description="with `subnets`")
-    kms_key_id: Optional[str] = Field(None, description="KMS key for output and volumes")
-    max_wait: Optional[Union[int, str]] = Field(
-        None, description="spot only: how long to wait for capacity plus run (default 2x)"
-    )
-    max_attempts: int = Field(6, ge=1, le=20, description="attempts per AWS call (retries)")
-    endpoints: dict[Literal["sagemaker", "s3", "logs"], str] = Field(
-        default_factory=dict, description="endpoint URLs (private endpoints, GovCloud)"
-    )
-
-    @field_validator("max_wait")
-    @classmethod
-    def _check_max_wait(cls, value: Any) -> Any:
-        return _valid_duration(value)
-
-    @field_validator("prefix")
-    @classmethod
-    def _check_prefix(cls, value: str) -> str:
-        value = value.strip("/")
-        if not value or not re.fullmatch(r"[A-Za-z0-9!_.*'()/-]+", value):
-            raise ValueError("a key prefix such as mlx or teams/vision/mlx")
-        return value
-
-
-class VertexSettings(_Model):
-    project: Optional[str] = None
-    location: str = "us-central1"
-    bucket: Optional[str] = Field(None, description="gs://bucket for code, inputs, artifacts")
-    service_account: Optional[str] = None
-    network: Optional[str] = None
-
-
-class AzureSettings(_Model):
-    subscription_id: Optional[str] = None
-    resource_group: Optional[str] = None
-    workspace: Optional[str] = None
-    compute: Optional[str] = Field(None, description="compute cluster name")
-    datastore: str = Field("workspaceblobstore", description="where artifacts go: mlx/<job>/")
-    input_mode: Literal["ro_mount", "download"] = Field(
-        "ro_mount", description="how remote inputs reach the job"
-    )
-    early_termination: Literal["bandit", "median", "truncation"] = Field(
-        "median", description="sweep policy when `tune.early_stopping` is on"
-    )
-
-
-class JobSpec(_Model):
+class JobSpec(StrictModel):
     """A training (and optionally tuning) job, independent of where it runs."""
 
     name: str = Field(description="job name prefix; mlx appends a unique suffix")
-    provider: Provider = "local"
+    provider: str = Field(
+        default_factory=lambda: _default_provider(),
+        description="where it runs: a registered provider (`mlx doctor`)",
+    )
     image: Optional[str] = Field(None, description="container image; required on clouds")
     command: Union[str, list[str]] = Field(description="string (shell-split) or list")
     code: Optional[str] = Field(None, description="source dir, relative to the spec file")
@@ -295,9 +239,8 @@ class JobSpec(_Model):
     secrets: dict[str, str] = Field(default_factory=dict, description="NAME: env:VARIABLE")
     metrics: list[Metric] = Field(default_factory=list)
     tune: Optional[Tune] = None
-    sagemaker: SageMakerSettings = Field(default_factory=SageMakerSettings)
-    vertex: VertexSettings = Field(default_factory=VertexSettings)
-    azure: AzureSettings = Field(default_factory=AzureSettings)
+    # One block per registered provider that has settings (`sagemaker:`, ...): fields of
+    # the model ``spec_model()`` builds from the registry.
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: str = PrivateAttr(default="<spec>")
@@ -403,6 +346,11 @@ class JobSpec(_Model):
 
     # -- what backends use -------------------------------------------------------------
 
+    def provider_settings(self, name: str) -> Any:
+        """The validated settings block of provider ``name`` (its settings model), or None
+        when that provider has no settings."""
+        return getattr(self, name, None)
+
     @property
     def base_dir(self) -> Path:
         """The spec file's directory: ``code`` and local inputs are relative to it."""
@@ -434,9 +382,53 @@ class JobSpec(_Model):
         return (self.base_dir / os.path.expanduser(uri)).resolve()
 
 
+@functools.lru_cache(maxsize=1)
+def spec_model() -> type[JobSpec]:
+    """``JobSpec`` with what the registered providers add: ``provider`` limited to their
+    names, and one settings block per provider that has settings."""
+    from pydantic import create_model
+
+    from mlx import providers
+
+    blocks: dict[str, Any] = {}
+    for provider in providers.providers():
+        model = provider.settings_model()
+        if model is not None:
+            blocks[provider.name] = (model, Field(default_factory=model))
+    names = tuple(providers.names())
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        "JobSpec",
+        __base__=JobSpec,
+        __module__=__name__,
+        provider=(Literal[names], Field(providers.default_name(), description=_PROVIDER_HELP)),
+        **blocks,
+    )
+
+
+_PROVIDER_HELP = "where the job runs (--provider wins)"
+
+
+def _default_provider() -> str:
+    from mlx import providers
+
+    return providers.default_name()
+
+
+def forget_models() -> None:
+    """Build ``spec_model`` anew on next use (the registry changed)."""
+    spec_model.cache_clear()
+
+
+def settings_blocks() -> tuple[str, ...]:
+    """Top-level keys that are provider settings blocks (also allowed in the config file)."""
+    from mlx import providers
+
+    return tuple(p.name for p in providers.providers() if p.settings)
+
+
 def spec_from_record(data: dict[str, Any], base_dir: str, source: str) -> JobSpec:
     """A spec saved in the store (``model_dump``), made whole again (paths included)."""
-    spec = JobSpec.model_validate(data)
+    spec = spec_model().model_validate(data)
     spec._base_dir = Path(base_dir)
     spec._source = source
     return spec
@@ -488,7 +480,7 @@ def load_spec(
         raise SpecError(f"{path}: the spec must be a mapping of fields (name:, command:, ...)")
 
     config = load_config(profile)
-    config_defaults = {k: v for k, v in config.items() if k in ("provider", *CLOUD_PROVIDERS)}
+    config_defaults = {k: v for k, v in config.items() if k in ("provider", *settings_blocks())}
     data = deep_merge(config_defaults, doc.data)
     overridden: dict[tuple[str, ...], str] = {}
     for item in overrides or []:
@@ -500,12 +492,13 @@ def load_spec(
         data["provider"] = provider or env_provider
         overridden[("provider",)] = "--provider" if provider else "MLX_PROVIDER"
 
+    model = spec_model()
     try:
-        spec = JobSpec.model_validate(data)
+        spec = model.model_validate(data)
     except ValidationError as e:
         from mlx.spec_errors import spec_error
 
-        raise spec_error(e, doc, data, overridden, JobSpec) from None
+        raise spec_error(e, doc, data, overridden, model) from None
     spec._base_dir = path.resolve().parent
     spec._source = str(path)
     _check_files(spec, doc)
@@ -514,7 +507,9 @@ def load_spec(
 
 def check_for_provider(spec: JobSpec, provider: str) -> None:
     """Rules that hold only where the job runs (a cloud needs an image)."""
-    if provider != "local" and not spec.image:
+    from mlx.providers import Capability, get
+
+    if get(provider).can(Capability.NEEDS_IMAGE) and not spec.image:
         raise SpecError(
             f"{spec.source}: `image` is required to run on {provider}",
             hint="Set `image:` to a container image with Python, e.g. python:3.11-slim.",
@@ -537,7 +532,7 @@ def _check_files(spec: JobSpec, doc: Any) -> None:
                 f"not exist (looked in {local})",
                 hint="Local inputs are relative to the spec file; or give a URI (s3://, gs://).",
             )
-    if spec.provider == "local" or code is not None:
+    if _runs_here(spec.provider) or code is not None:
         workdir = code or spec.base_dir
         for token in spec.command_argv():
             if _looks_like_script(token) and not (workdir / token).exists():
@@ -546,6 +541,12 @@ def _check_files(spec: JobSpec, doc: Any) -> None:
                     f"{workdir}",
                     hint="The command runs in `code` (or the spec's directory without it).",
                 )
+
+
+def _runs_here(provider: str) -> bool:
+    from mlx.providers import Capability, get
+
+    return get(provider).can(Capability.RUNS_HERE)
 
 
 def _looks_like_script(token: str) -> bool:
@@ -586,7 +587,7 @@ def apply_override(data: dict[str, Any], key_path: tuple[str, ...], value: Any) 
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of a spec file, for editors (``mlx schema``)."""
-    schema = JobSpec.model_json_schema()
+    schema = spec_model().model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "mlx job spec"
     return schema

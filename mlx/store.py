@@ -14,12 +14,11 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from mlx.backends.base import TERMINAL_STATES, JobState
 from mlx.errors import JobNotFound, MlxError
+from mlx.model import TERMINAL_STATES, JobKind, JobRecord, JobState
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -52,35 +51,14 @@ _JSON_COLUMNS = ("location", "spec", "info", "metrics")
 _RETRY_FOR = 120.0  # seconds of "database is locked" before giving up
 
 
-@dataclass
-class JobRecord:
-    """One row of the registry."""
-
-    id: str
-    provider: str
-    name: str
-    state: JobState
-    spec: dict[str, Any]
-    created_at: float
-    updated_at: float
-    kind: str = "training"  # training | tuning | trial
-    parent_id: Optional[str] = None
-    native_id: Optional[str] = None
-    location: dict[str, Any] = field(default_factory=dict)
-    message: Optional[str] = None
-    exit_code: Optional[int] = None
-    artifacts_uri: Optional[str] = None
-    info: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)
-    ended_at: Optional[float] = None
-
-    @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> JobRecord:
-        values = dict(row)
-        for column in _JSON_COLUMNS:
-            values[column] = json.loads(values[column]) if values[column] else {}
-        values["state"] = JobState(values["state"])
-        return cls(**values)
+def record_from_row(row: sqlite3.Row) -> JobRecord:
+    """A ``JobRecord`` from one row of ``jobs``."""
+    values = dict(row)
+    for column in _JSON_COLUMNS:
+        values[column] = json.loads(values[column]) if values[column] else {}
+    values["state"] = JobState(values["state"])
+    values["kind"] = JobKind(values["kind"])
+    return JobRecord(**values)
 
 
 class Store:
@@ -174,7 +152,7 @@ class Store:
         with self._lock:
             conn = self._connect()
         rows = self._retry(lambda: conn.execute(sql, params).fetchall())
-        return [JobRecord._from_row(row) for row in rows]
+        return [record_from_row(row) for row in rows]
 
     # -- writes ------------------------------------------------------------------------
 

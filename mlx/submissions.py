@@ -17,11 +17,11 @@ import sys
 import time
 from dataclasses import replace
 
-from mlx.backends import get_backend
-from mlx.backends.base import JobState, Submission
+from mlx import providers
 from mlx.errors import BackendError, MlxError, SpecError
+from mlx.model import JobRecord, JobState, Submission
 from mlx.spec import JobSpec
-from mlx.store import JobRecord, Store
+from mlx.store import Store
 
 # Seconds after which a job whose submitter runs on another host, and never recorded the
 # provider's id, is settled (uploads of large inputs happen before the create call).
@@ -52,7 +52,7 @@ def record_submit_failure(
     if not isinstance(error, Exception):
         # Ctrl-C: the create may have reached the provider. The next `status` or `jobs`
         # settles a cloud job (settle_submission); a local one has nothing to find.
-        if spec.provider == "local":
+        if providers.runs_here(spec.provider):
             store.update(job_id, state=JobState.FAILED, message="interrupted while submitting")
         return error
     masked = _masked(error, spec)
@@ -87,7 +87,8 @@ def pause_for_tests(point: str) -> None:
 def unsubmitted(record: JobRecord) -> bool:
     """A cloud job whose native id mlx never recorded: its submitting mlx may still be at
     work, or may have died before or after the provider accepted the create."""
-    return record.provider != "local" and record.kind != "trial" and not record.native_id
+    remote = not providers.runs_here(record.provider)
+    return remote and not record.is_trial and not record.native_id
 
 
 def settle_submission(record: JobRecord, store: Store) -> JobRecord:
@@ -95,7 +96,7 @@ def settle_submission(record: JobRecord, store: Store) -> JobRecord:
     if the create reached it (``Backend.find_by_mlx_id``), else mark the job failed."""
     if record.state.terminal or _submitter_alive(record):
         return record  # still submitting: the submitting process records the outcome
-    found = get_backend(record.provider).find_by_mlx_id(record)
+    found = providers.backend_for(record.provider).find_by_mlx_id(record)
     if found is None:
         store.update(
             record.id,

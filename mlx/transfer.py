@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from mlx.backends.base import Artifact
 from mlx.errors import BackendError, MlxError
+from mlx.model import Artifact
 
 MAX_PARALLEL = 8
 

@@ -29,10 +29,14 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "80")
     monkeypatch.setenv("TERM", "dumb")
-    for name in ("MLX_PROVIDER", "MLX_PROFILE", "MLX_DEBUG"):
+    for name in ("MLX_PROVIDER", "MLX_PROFILE", "MLX_DEBUG", "MLX_PACING"):
         monkeypatch.delenv(name, raising=False)
     yield
     _stop_leftovers(home)
+    # Backends and their clients live as long as the process; each test starts afresh.
+    from mlx import providers
+
+    providers.reset()
 
 
 def _stop_leftovers(home: Path) -> None:

@@ -1,7 +1,8 @@
-"""The backend interface: neutral types, and the hooks each provider fills in.
+"""The backend interface: the hooks each provider fills in.
 
-A backend maps its provider's vocabulary onto these types at the edge (a ``_STATES`` table of
-native state -> ``JobState``) so the CLI, the store and the tests speak one language.
+A backend maps its provider's vocabulary onto the neutral types of ``mlx.model`` at the
+edge (a ``_STATES`` table of native state -> ``JobState``) so the CLI, the store and the
+tests speak one language.
 
 Backends are cheap to construct; they create SDK clients on first use (``cached_property``)
 with endpoints taken from settings, so tests point them at emulators the way users point them
@@ -12,115 +13,46 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from mlx.errors import BackendError, JobNotFound
+from mlx.model import (
+    Artifact,
+    JobRecord,
+    JobStatus,
+    LogLine,
+    LogQuery,
+    Progress,
+    Submission,
+    TrialStatus,
+)
 
 if TYPE_CHECKING:
+    from mlx.cloud.pacing import Pacing
+    from mlx.providers import Provider
     from mlx.spec import JobSpec
-    from mlx.store import JobRecord
     from mlx.transfer import PullResult
-
-
-class JobState(str, Enum):
-    """Where a job is in its life, in mlx's words."""
-
-    PENDING = "pending"
-    RUNNING = "running"
-    CANCELLING = "cancelling"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def terminal(self) -> bool:
-        return self in TERMINAL_STATES
-
-    def __str__(self) -> str:
-        return self.value
-
-
-TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
-
-
-@dataclass(frozen=True)
-class JobStatus:
-    """What a provider says about a job now."""
-
-    state: JobState
-    message: Optional[str] = None  # failure reason, or the provider's secondary status
-    exit_code: Optional[int] = None
-    native_state: Optional[str] = None
-    metrics: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Submission:
-    """What ``submit`` learned: the provider's id for the job and where its artifacts go."""
-
-    native_id: str
-    artifacts_uri: str
-    location: dict[str, str] = field(default_factory=dict)
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class LogLine:
-    """One line of a job's output. ``node`` is None for lines mlx itself wrote; ``process``
-    tells a node's processes apart where a platform starts several per node (Azure ML)."""
-
-    time: float  # seconds since the epoch, UTC
-    text: str
-    node: Optional[int] = None
-    process: Optional[int] = None
-
-
-@dataclass(frozen=True)
-class LogQuery:
-    """Which lines ``logs`` yields. Backends push what they can down to the provider."""
-
-    follow: bool = False
-    since: Optional[float] = None  # epoch seconds
-    tail: Optional[int] = None
-    node: Optional[int] = None
-    grep: Optional[str] = None  # a regular expression
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """One file under a job's artifact prefix; ``path`` is relative to it, with ``/``."""
-
-    path: str
-    size: int
-    checksum: Optional[str] = None  # provider's ETag/MD5/crc32c, for skip-if-same
-    modified: Optional[float] = None
-
-
-@dataclass(frozen=True)
-class TrialStatus:
-    """One trial of a provider-run tuning job, as the provider reports it."""
-
-    number: int
-    native_id: str
-    state: JobState
-    params: dict[str, Any] = field(default_factory=dict)
-    objective: Optional[float] = None
-    message: Optional[str] = None
-    pruned: bool = False  # stopped early by the tuner's early stopping
-
-
-Progress = Callable[[int], None]  # called with the number of bytes just transferred
 
 
 class Backend(abc.ABC):
     """One provider. Subclasses implement the abstract hooks; the rest has sane defaults."""
 
     name: ClassVar[str]
-    # Seconds between state polls while mlx waits for a job (tests shorten it).
-    poll_seconds: ClassVar[float] = 2.0
+
+    @property
+    def provider(self) -> Provider:
+        """This backend's descriptor (``mlx.providers``)."""
+        from mlx import providers
+
+        return providers.get(self.name)
+
+    @property
+    def pacing(self) -> Pacing:
+        """Poll and retry intervals now: the descriptor's, with ``MLX_PACING`` laid over."""
+        from mlx.cloud.pacing import current
+
+        return current(self.provider.pacing)
 
     @abc.abstractmethod
     def render(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
@@ -161,6 +93,10 @@ class Backend(abc.ABC):
     def submit_tuning(self, spec: JobSpec, job_id: str) -> Submission:
         """Start a tuning job whose trials are recorded as child jobs of ``job_id``."""
         raise BackendError(f"tuning is not supported on {self.name} yet")
+
+    def resume_tuning(self, record: JobRecord) -> None:
+        """Restart the search driver of tuning job ``record`` (``Capability.RESUME_TUNING``)."""
+        raise BackendError(f"tuning jobs cannot be resumed on {self.name}")
 
     def list_trials(self, record: JobRecord) -> list[TrialStatus]:
         """The trials of a provider-run tuning job; ``jobs.refresh`` records them as child

@@ -46,21 +46,6 @@ _ALIASES = {
     "L40S-48GB": "L40S",
 }
 
-# Canonical name -> Vertex AI `acceleratorType` enum (google.cloud.aiplatform.v1.AcceleratorType).
-# SageMaker and Azure have no accelerator field: the GPU is fused into the instance type / VM size.
-_VERTEX_TYPES: dict[str, str] = {
-    "K80": "NVIDIA_TESLA_K80",
-    "P4": "NVIDIA_TESLA_P4",
-    "P100": "NVIDIA_TESLA_P100",
-    "V100": "NVIDIA_TESLA_V100",
-    "T4": "NVIDIA_TESLA_T4",
-    "L4": "NVIDIA_L4",
-    "A100": "NVIDIA_TESLA_A100",
-    "A100-80GB": "NVIDIA_A100_80GB",
-    "H100": "NVIDIA_H100_80GB",
-    "H200": "NVIDIA_H200_141GB",
-}
-
 
 def normalize_accelerator(name: str) -> str:
     """Return the canonical name for ``name`` (``nvidia-tesla-a100`` -> ``A100``).
@@ -95,32 +80,19 @@ def _strip_memory_suffix(key: str) -> str | None:
     return variant if variant in ACCELERATORS else None
 
 
-def vertex_accelerator_type(name: str) -> str:
-    """The Vertex AI ``acceleratorType`` enum for ``name`` (``A100`` -> ``NVIDIA_TESLA_A100``).
-
-    Args:
-        name: any spelling :func:`normalize_accelerator` accepts.
-
-    Raises:
-        ValueError: the name is unknown, or Vertex AI offers no such accelerator (A10G, L40S).
-    """
-    canonical = normalize_accelerator(name)
-    try:
-        return _VERTEX_TYPES[canonical]
-    except KeyError:
-        offered = ", ".join(_VERTEX_TYPES)
-        raise ValueError(
-            f"vertex offers no {canonical} accelerator (it offers {offered})"
-        ) from None
-
-
 def provider_accelerator_type(provider: str, name: str) -> str | None:
     """How ``provider`` spells accelerator ``name`` in a request, or None if it has no such field.
 
-    Only Vertex AI takes the accelerator as a separate field (``acceleratorType``);
-    SageMaker instance types and Azure VM sizes include the GPU, so they return None.
+    Only providers whose request takes the accelerator as a field of its own declare a
+    spelling (``Machines.accelerator_type``); elsewhere the machine type includes the GPU.
 
     Raises:
-        ValueError: on Vertex, for an accelerator it does not offer.
+        ValueError: for an accelerator the provider does not offer.
     """
-    return vertex_accelerator_type(name) if provider == "vertex" else None
+    from mlx.providers import get, load_object
+
+    machines = get(provider).machines
+    if machines is None or machines.accelerator_type is None:
+        return None
+    spell = load_object(machines.accelerator_type)
+    return str(spell(name))

@@ -21,9 +21,6 @@ DEFAULT_MEMORY_GB = 15.0
 # Bigger-memory variants of the same chip that may stand in for the one asked for.
 UPGRADES: dict[str, tuple[str, ...]] = {"A100": ("A100-80GB",)}
 
-# Providers whose request carries the accelerator count separately from the machine type.
-EXACT_COUNT = frozenset({"vertex"})
-
 # Tolerance for sizes parsed from text ("16GB" vs a 16 GB row).
 EPSILON = 1e-6
 
@@ -44,8 +41,12 @@ def with_defaults(request: Request) -> Request:
 
 
 def exact_count_for(provider: str) -> bool:
-    """Whether ``provider`` takes the accelerator count as a field that must match exactly."""
-    return provider in EXACT_COUNT
+    """Whether ``provider``'s request carries the accelerator count separately from the
+    machine type (so a machine is chosen for exactly the count asked)."""
+    from mlx.providers import get
+
+    machines = get(provider).machines
+    return machines is not None and machines.accelerator_type is not None
 
 
 def acceptable(accelerator: str) -> tuple[str, ...]:

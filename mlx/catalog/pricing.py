@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 from mlx.catalog.resolver import Resolution, resolve
-from mlx.catalog.tables import PROVIDERS, load_catalog
+from mlx.catalog.tables import catalog_providers, load_catalog
 from mlx.errors import SpecError
 
 if TYPE_CHECKING:
@@ -132,8 +132,8 @@ def estimate(provider: str, resources: Any) -> PriceRow:
 
 
 def estimate_all(resources: Any) -> list[PriceRow]:
-    """Price ``resources`` on SageMaker, Vertex AI and Azure ML, in that order."""
-    return [estimate(provider, resources) for provider in PROVIDERS]
+    """Price ``resources`` on every provider with a catalog, in registry order."""
+    return [estimate(provider, resources) for provider in catalog_providers()]
 
 
 def to_json(rows: list[PriceRow]) -> list[dict[str, Any]]:

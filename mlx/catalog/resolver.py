@@ -40,7 +40,7 @@ from mlx.catalog.matching import (
     with_defaults,
 )
 from mlx.catalog.nearest import UnsatisfiableResources, offered_accelerators, unsatisfiable
-from mlx.catalog.tables import PROVIDERS, Catalog, InstanceType, load_catalog
+from mlx.catalog.tables import Catalog, InstanceType, catalog_providers, load_catalog
 from mlx.errors import SpecError
 from mlx.units import AcceleratorRequest
 
@@ -119,8 +119,8 @@ def resolve(
         SpecError: an unknown provider or accelerator, or a malformed override.
     """
     request = Request(_canonical(accelerator), cpus, memory_gb)
-    if provider == "local":
-        return _local(request)
+    if _runs_here(provider):
+        return _local(provider, request)
     catalog = _catalog(provider)
     if override and override.strip():
         return _resolve_override(catalog, request, override.strip())
@@ -160,13 +160,23 @@ def _canonical(accelerator: Optional[AcceleratorRequest]) -> Optional[Accelerato
     return AcceleratorRequest(name, accelerator.count)
 
 
+def _runs_here(provider: str) -> bool:
+    from mlx.providers import Capability, names
+    from mlx.providers import get as get_provider
+
+    return provider in names() and get_provider(provider).can(Capability.RUNS_HERE)
+
+
 def _catalog(provider: str) -> Catalog:
-    if provider not in PROVIDERS:
-        close = difflib.get_close_matches(provider, (*PROVIDERS, "local"), n=1)
+    known = catalog_providers()
+    if provider not in known:
+        from mlx.providers import names
+
+        close = difflib.get_close_matches(provider, names(), n=1)
         suggestion = f"; did you mean {close[0]}?" if close else ""
         raise SpecError(
             f"provider: unknown provider {provider!r}{suggestion}",
-            hint=f"Use one of: local, {', '.join(PROVIDERS)}.",
+            hint=f"Use one of: {', '.join(names())}.",
         )
     return load_catalog(provider)
 
@@ -193,11 +203,11 @@ def _resolution(row: InstanceType, warnings: list[str]) -> Resolution:
     )
 
 
-def _local(request: Request) -> Resolution:
+def _local(provider: str, request: Request) -> Resolution:
     wanted = request.accelerator
     return Resolution(
-        provider="local",
-        instance_type="local",
+        provider=provider,
+        instance_type=provider,
         accelerator=wanted.type if wanted else None,
         accelerator_count=wanted.count if wanted else 0,
         provider_accelerator_type=None,
@@ -253,10 +263,10 @@ def _resolve_override(catalog: Catalog, request: Request, name: str) -> Resoluti
     if wanted is not None:
         with_gpu = [r for r in rows if r.accelerator in acceptable(wanted.type)]
         listed = any(r.accelerator_count == wanted.count for r in with_gpu)
-        if not listed and cpu_only and provider == "vertex":
-            # A machine that takes attached GPUs (N1, N2, E2), but not this many of this
-            # kind in mlx's catalog. Keep the user's count: on Vertex it is the request's
-            # acceleratorCount, and the user asked for the machine explicitly.
+        if not listed and cpu_only and exact_count_for(provider):
+            # A machine that takes attached GPUs (Vertex's N1, N2, E2), but not this many
+            # of this kind in mlx's catalog. Keep the user's count: it is the request's
+            # own accelerator count, and the user asked for the machine explicitly.
             return _unlisted_attachment(catalog, cpu_only[0], wanted, field)
     if with_gpu:
         exact = [r for r in with_gpu if wanted and r.accelerator_count == wanted.count]
@@ -268,6 +278,24 @@ def _resolve_override(catalog: Catalog, request: Request, name: str) -> Resoluti
     problems = _shortfalls(row, request)
     warnings = [f"{field}: {row.instance_type} does not satisfy resources: {'; '.join(problems)}"]
     return _resolution(row, (warnings if problems else []) + _notes(row))
+
+
+def _check_prefix(catalog: Catalog, name: str, field: str) -> None:
+    """A provider whose machine types share a prefix (SageMaker's ``ml.``) rejects names
+    without it (EC2 names): catch the common slip before a job is submitted."""
+    from mlx.providers import get
+
+    provider = get(catalog.provider)
+    prefix = provider.machines.instance_prefix if provider.machines else None
+    if not prefix or name.startswith(prefix):
+        return
+    guess = f" Did you mean {prefix}{name}?" if catalog.find(f"{prefix}{name}") else ""
+    example = next((n for n in catalog.names if n.startswith(prefix)), prefix + "...")
+    raise SpecError(
+        f"{field}: {name!r} is not a {provider.title} instance type; they start with "
+        f"{prefix!r}.{guess}",
+        hint=f"{provider.title} training instance types look like {example}.",
+    )
 
 
 def _notes(row: InstanceType) -> list[str]:
@@ -293,13 +321,7 @@ def _shortfalls(row: InstanceType, request: Request) -> list[str]:
 
 def _unknown_override(catalog: Catalog, request: Request, name: str, field: str) -> Resolution:
     provider = catalog.provider
-    if provider == "sagemaker" and not name.startswith("ml."):
-        # SageMaker rejects EC2 names; catch the common slip before a job is submitted.
-        guess = f" Did you mean ml.{name}?" if catalog.find(f"ml.{name}") else ""
-        raise SpecError(
-            f"{field}: {name!r} is not a SageMaker instance type; they start with 'ml.'.{guess}",
-            hint="SageMaker training instance types look like ml.g5.xlarge.",
-        )
+    _check_prefix(catalog, name, field)
     close = difflib.get_close_matches(name, catalog.names, n=1, cutoff=0.8)
     guess = f" (did you mean {close[0]}?)" if close else ""
     wanted = request.accelerator

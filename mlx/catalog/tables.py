@@ -14,9 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-# The clouds that have a catalog. "local" has none: it runs on this machine.
-PROVIDERS = ("sagemaker", "vertex", "azure")
-
 # A path next to the module rather than importlib.resources: mlx is always installed as a
 # plain directory (wheel or editable), and importing importlib.resources costs more than the
 # whole catalog load.
@@ -104,10 +101,45 @@ def load_catalog(provider: str) -> Catalog:
         KeyError: no catalog exists for ``provider``.
         ValueError: the file is malformed (a packaging bug, not a user error).
     """
-    if provider not in PROVIDERS:
-        raise KeyError(f"no instance catalog for provider {provider!r}")
-    path = DATA_DIR / f"{provider}.csv"
+    path = catalog_path(provider)
     return parse_catalog(provider, path.read_text(encoding="utf-8"), str(path))
+
+
+def catalog_providers() -> tuple[str, ...]:
+    """The registered providers that have an instance catalog (``Provider.machines``)."""
+    from mlx.providers import providers
+
+    return tuple(p.name for p in providers() if p.machines is not None)
+
+
+def catalog_path(provider: str) -> Path:
+    """Where ``provider``'s catalog file is (``Machines.catalog``: ``package:relative``).
+
+    Raises:
+        KeyError: no catalog exists for ``provider``.
+    """
+    from mlx.errors import MlxError
+    from mlx.providers import get
+
+    try:
+        machines = get(provider).machines
+    except MlxError:
+        machines = None
+    if machines is None:
+        raise KeyError(f"no instance catalog for provider {provider!r}")
+    package, _, relative = machines.catalog.partition(":")
+    if package == __package__:  # mlx's own tables, next to this module (no import needed)
+        return DATA_DIR.parent / relative
+    import importlib
+
+    return Path(importlib.import_module(package).__file__ or ".").parent / relative
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    # `PROVIDERS`: read from the registry when asked, so a provider registered later counts.
+    if name == "PROVIDERS":
+        return catalog_providers()
+    raise AttributeError(name)
 
 
 def parse_catalog(provider: str, text: str, origin: str = "<string>") -> Catalog:

@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from mlx.backends.base import JobState
-from mlx.backends.local import LocalBackend
-from mlx.backends.local_run import (
+from mlx.backends.local.backend import LocalBackend
+from mlx.backends.local.run import (
     Supervisor,
     acquire_lock,
     cancel_requested,
@@ -34,8 +33,9 @@ from mlx.backends.local_run import (
 )
 from mlx.ids import trial_id
 from mlx.logfiles import MLX_LOG, FileTail, LogWriter
+from mlx.model import JobRecord, JobState
 from mlx.spec import JobSpec, spec_from_record
-from mlx.store import JobRecord, Store
+from mlx.store import Store
 from mlx.tuning import space
 
 POLL_SECONDS = 0.05  # how often running trials' metrics are read

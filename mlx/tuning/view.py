@@ -11,11 +11,10 @@ from typing import Any, Optional
 from rich.markup import escape
 from rich.table import Table
 
-from mlx import jobs
-from mlx.backends.base import JobState
-from mlx.store import JobRecord, Store
-
-REFRESH_SECONDS = 0.5
+from mlx import lifecycle
+from mlx.model import JobRecord, JobState
+from mlx.output import record_json
+from mlx.store import Store
 
 
 def trial_state(record: JobRecord) -> str:
@@ -50,7 +49,7 @@ def summary(store: Store, parent: JobRecord) -> dict[str, Any]:
             "objective": parent.info.get("best_objective"),
         }
     objective = (parent.spec.get("tune") or {}).get("objective", {})
-    return {**jobs.record_json(parent), "objective": objective, "trials": rows, "best": best}
+    return {**record_json(parent), "objective": objective, "trials": rows, "best": best}
 
 
 def table(store: Store, parent: JobRecord) -> Table:
@@ -95,14 +94,15 @@ def watch(store: Store, parent: JobRecord, console: Any) -> JobRecord:
     from rich.live import Live
 
     # A cloud tuning job costs calls per refresh (its trials are listed): the backend's pace.
-    pause = max(REFRESH_SECONDS, jobs.backend_for(parent).poll_seconds)
+    pacing = lifecycle.backend_for(parent).pacing
+    pause = max(pacing.view_refresh, pacing.poll)
     try:
         with Live(
             table(store, parent), console=console, refresh_per_second=4, transient=False
         ) as live:
             while not parent.state.terminal:
                 time.sleep(pause)
-                parent = jobs.refresh(parent, store)
+                parent = lifecycle.refresh(parent, store)
                 live.update(table(store, parent))
         if not console.is_terminal:
             console.print()  # Live leaves its last frame without a newline off a terminal

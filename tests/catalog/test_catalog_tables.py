@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from mlx.catalog.accelerators import ACCELERATORS, normalize_accelerator, vertex_accelerator_type
+from mlx.backends.vertex.machines import accelerator_type as vertex_accelerator_type
+from mlx.catalog.accelerators import ACCELERATORS, normalize_accelerator
 from mlx.catalog.tables import DATA_DIR, PROVIDERS, load_catalog, parse_catalog
 
 CATALOGS = [load_catalog(provider) for provider in PROVIDERS]

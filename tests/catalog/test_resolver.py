@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from mlx.backends.vertex.machines import accelerator_type as vertex_accelerator_type
 from mlx.catalog.accelerators import (
     normalize_accelerator,
     provider_accelerator_type,
-    vertex_accelerator_type,
 )
 from mlx.catalog.resolver import (
     UnsatisfiableResources,

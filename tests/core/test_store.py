@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mlx.backends.base import JobState
 from mlx.errors import JobNotFound
-from mlx.store import JobRecord, Store
+from mlx.model import JobRecord, JobState
+from mlx.store import Store
 
 
 def record(job_id: str, **fields: object) -> JobRecord:

@@ -14,9 +14,9 @@ def soak_worker(home: str, worker: int, seconds: float, start: Any, results: Any
     """Submit-and-update like ``mlx train`` does, and list like ``mlx jobs``, for
     ``seconds`` after every process is ready (``start``, a barrier); puts (ids written,
     errors seen) on ``results``."""
-    from mlx.backends.base import JobState
     from mlx.errors import MlxError
-    from mlx.store import JobRecord, Store
+    from mlx.model import JobRecord, JobState
+    from mlx.store import Store
 
     store, ids, errors = Store(Path(home) / "jobs.db"), [], []
     start.wait()

@@ -164,8 +164,8 @@ def store_rows(home: Path) -> list[tuple[Any, ...]]:
 
 
 def seed_store(home: Path) -> None:
-    from mlx.backends.base import JobState
-    from mlx.store import JobRecord, Store
+    from mlx.model import JobRecord, JobState
+    from mlx.store import Store
 
     now = time.time()
     record = JobRecord("seed-abc123", "local", "seed", JobState.SUCCEEDED, {}, now, now)

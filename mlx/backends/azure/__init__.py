@@ -1,20 +1,7 @@
-"""The Azure ML backend (``--provider azure``); see ``backend.py``.
+"""Azure ML: command and sweep jobs through azure-ai-ml, artifacts and logs through
+azure-storage-blob, credentials through azure-identity (``--provider azure``).
 
-Importing this package loads no Azure SDK (``import azure.ai.ml`` alone takes ~2 s): each
-SDK is imported by the function that first needs it. Whether they are installed is checked
-here, cheaply, so ``get_backend`` can say what to install.
+Importing this package loads nothing: the registry reads ``provider`` (the descriptor),
+and each SDK is imported by the function that first needs it (``import azure.ai.ml``
+alone takes ~2 s). ``backend`` ties the modules to the ``Backend`` interface.
 """
-
-import importlib.util
-
-for _module in ("azure.ai.ml", "azure.storage.blob", "azure.identity"):
-    try:
-        _found = importlib.util.find_spec(_module) is not None
-    except ImportError:  # a missing parent package
-        _found = False
-    if not _found:
-        raise ImportError(f"No module named {_module!r}", name=_module.replace(".", "-"))
-
-from mlx.backends.azure.backend import AzureBackend  # noqa: E402
-
-__all__ = ["AzureBackend"]

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from mlx.backends.azure.clients import azure_errors
-from mlx.backends.base import Artifact, Progress
 from mlx.backends.common import file_digest
+from mlx.model import Artifact, Progress
 
 
 def list_artifacts(container: Any, prefix: str) -> list[Artifact]:

@@ -25,9 +25,11 @@ from mlx.backends.azure.render import command_job, processes_per_node
 from mlx.backends.azure.settings import Workspace, compute_for, workspace_for
 from mlx.backends.azure.states import job_status, state_of
 from mlx.backends.azure.sweep import runtime_space, sweep_job, trial_params
-from mlx.backends.base import (
+from mlx.backends.base import Backend
+from mlx.backends.common import masked_secrets, resolve_secrets
+from mlx.model import (
     Artifact,
-    Backend,
+    JobRecord,
     JobState,
     JobStatus,
     LogLine,
@@ -36,19 +38,14 @@ from mlx.backends.base import (
     Submission,
     TrialStatus,
 )
-from mlx.backends.common import masked_secrets, resolve_secrets
 from mlx.settings import mlx_home
 from mlx.spec import JobSpec, spec_from_record
-from mlx.store import JobRecord
 
 
 class AzureBackend(Backend):
     name = "azure"
-    poll_seconds = 5.0  # job state polls while waiting (ARM GET jobs)
-    log_poll_seconds = 2.0  # log blob listings while following
-    cancel_wait_seconds = 10.0  # how long cancel follows Azure's cancel operation
 
-    @functools.cached_property
+    @property
     def cache(self) -> Path:
         return mlx_home() / "cache"
 
@@ -56,11 +53,11 @@ class AzureBackend(Backend):
 
     @functools.lru_cache(maxsize=8)  # noqa: B019 - one backend per mlx command
     def ml(self, workspace: Workspace) -> Any:
-        return clients.ml_client(workspace)
+        return clients.ml_client(workspace, self.pacing)
 
     @functools.lru_cache(maxsize=8)  # noqa: B019
     def container(self, workspace: Workspace, datastore: str) -> Any:
-        return clients.container_client(self.ml(workspace), datastore)
+        return clients.container_client(self.ml(workspace), datastore, self.pacing)
 
     def _ml_for(self, record: JobRecord) -> Any:
         return self.ml(Workspace.from_location(record.location))
@@ -153,7 +150,7 @@ class AzureBackend(Backend):
         name = record.native_id or record.id
         with clients.azure_errors(f"jobs.begin_cancel({name})"):
             poller = self._ml_for(record).jobs.begin_cancel(name)
-            poller.wait(timeout=self.cancel_wait_seconds)
+            poller.wait(timeout=self.pacing.cancel_wait)
 
     def list_trials(self, record: JobRecord) -> list[TrialStatus]:
         spec = _spec_of(record)
@@ -182,7 +179,7 @@ class AzureBackend(Backend):
         def ended() -> bool:
             return self.status(record).state.terminal
 
-        return logs.stream(reader, query, ended, self.log_poll_seconds)
+        return logs.stream(reader, query, ended, self.pacing.log_poll)
 
     # -- artifacts ---------------------------------------------------------------------
 

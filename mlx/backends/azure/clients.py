@@ -12,11 +12,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlx.backends.azure import settings
 from mlx.backends.azure.settings import Endpoints, Workspace
 from mlx.errors import BackendError, BackendUnavailable
+
+if TYPE_CHECKING:
+    from mlx.cloud.pacing import Pacing
 
 CREDENTIALS_HINT = "Run `az login` (or set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET)."
 
@@ -51,7 +54,7 @@ def _first_line(error: Exception) -> str:
     return (message[len("Message:") :].strip() if message else lines[0]) if lines else "error"
 
 
-def ml_client(workspace: Workspace) -> Any:
+def ml_client(workspace: Workspace, pacing: Pacing) -> Any:
     """An ``MLClient`` for ``workspace``, telemetry and progress bars off."""
     from azure.ai.ml import MLClient
 
@@ -59,10 +62,10 @@ def ml_client(workspace: Workspace) -> Any:
     options: dict[str, Any] = {
         "enable_telemetry": False,
         "show_progress": False,
-        "retry_backoff_factor": settings.RETRY_BACKOFF,
-        "retry_total": settings.RETRY_TOTAL,
+        "retry_backoff_factor": pacing.retry_initial,
+        "retry_total": pacing.retry_attempts,
         # azure-core stops after 3 error answers (retry_status) whatever retry_total says
-        "retry_status": settings.RETRY_TOTAL,
+        "retry_status": pacing.retry_attempts,
     }
     if found.cloud:
         options["cloud"] = found.cloud
@@ -129,7 +132,7 @@ def _quiet_sdk_logs() -> None:
             logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def container_client(ml: Any, datastore: str) -> Any:
+def container_client(ml: Any, datastore: str, pacing: Pacing) -> Any:
     """A ``ContainerClient`` for ``datastore``'s container, with the datastore's own key or
     SAS token when it has one, else the user's credential (Storage Blob Data Reader)."""
     from azure.storage.blob import ContainerClient
@@ -143,7 +146,7 @@ def container_client(ml: Any, datastore: str) -> Any:
         account_url,
         store.container_name,
         credential=_storage_credential(store, found),
-        retry_policy=_storage_retry(),
+        retry_policy=_storage_retry(pacing),
     )
 
 
@@ -169,7 +172,7 @@ def _storage_credential(store: Any, found: Endpoints) -> Any:
     return credential(found)
 
 
-def _storage_retry() -> Any:
+def _storage_retry(pacing: Pacing) -> Any:
     from azure.core.exceptions import HttpResponseError
     from azure.storage.blob import ExponentialRetry
 
@@ -196,10 +199,10 @@ def _storage_retry() -> Any:
         def next(self, policy: Any) -> None:
             self._next = _RaiseThrottled(policy)
 
-    backoff = settings.STORAGE_BACKOFF  # waits backoff, +2, +4, ... seconds (times backoff)
+    backoff = pacing.retry_initial  # waits backoff, +2, +4, ... seconds (times backoff)
     return _ThrottledRetry(
         initial_backoff=backoff,
         increment_base=2 * backoff,
         random_jitter_range=backoff / 2,
-        retry_total=settings.RETRY_TOTAL,  # as many as the jobs API (storage's default: 3)
+        retry_total=pacing.retry_attempts,  # as many as the jobs API (storage's default: 3)
     )

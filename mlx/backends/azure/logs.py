@@ -21,8 +21,8 @@ from typing import Any, Callable, Optional
 
 from mlx.backends.azure.clients import azure_errors
 from mlx.backends.azure.layout import LOG_DIRS
-from mlx.backends.base import LogLine, LogQuery
 from mlx.logfiles import merge_by_time
+from mlx.model import LogLine, LogQuery
 
 _SINGLE = "user_logs/std_log.txt"
 _PER_PROCESS = re.compile(

@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from mlx.backends.azure.clients import azure_errors
 from mlx.backends.azure.states import run_error
-from mlx.backends.base import TrialStatus
+from mlx.model import TrialStatus
 
 _RUN_HISTORY = (
     "/history/v1.0/subscriptions/{sub}/resourceGroups/{rg}/providers/"

@@ -22,15 +22,12 @@ import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
-from typing import Any, Optional
+from typing import Any, Literal, Optional
+
+from pydantic import Field
 
 from mlx.errors import SpecError
-
-# Seconds of azure-core's exponential backoff (its own default is 0.8) and of Azure
-# Storage's first retry (azure-storage-blob waits 15 s by default); tests shorten both.
-RETRY_BACKOFF = 0.8
-RETRY_TOTAL = 6
-STORAGE_BACKOFF = 1.0
+from mlx.spec_base import StrictModel
 
 _WORKSPACE_ENV = {
     "subscription_id": "MLX_AZURE_SUBSCRIPTION_ID",
@@ -44,6 +41,22 @@ _CLOUD_KEYS = (
     "aml_resource_id",
     "registry_discovery_endpoint",
 )
+
+
+class AzureSettings(StrictModel):
+    """The spec's (and the config file's) `azure:` block."""
+
+    subscription_id: Optional[str] = None
+    resource_group: Optional[str] = None
+    workspace: Optional[str] = None
+    compute: Optional[str] = Field(None, description="compute cluster name")
+    datastore: str = Field("workspaceblobstore", description="where artifacts go: mlx/<job>/")
+    input_mode: Literal["ro_mount", "download"] = Field(
+        "ro_mount", description="how remote inputs reach the job"
+    )
+    early_termination: Literal["bandit", "median", "truncation"] = Field(
+        "median", description="sweep policy when `tune.early_stopping` is on"
+    )
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from mlx.backends.base import JobState, JobStatus
+from mlx.model import JobState, JobStatus
 
 _STATES = {
     "NotStarted": JobState.PENDING,

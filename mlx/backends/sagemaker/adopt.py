@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any, Optional
 from mlx.backends.sagemaker import archive
 from mlx.backends.sagemaker.clients import aws_errors
 from mlx.backends.sagemaker.layout import split_s3
+from mlx.backends.sagemaker.settings import SageMakerSettings
 from mlx.backends.sagemaker.states import training_status
 from mlx.errors import MlxError
-from mlx.spec import SageMakerSettings
-from mlx.store import JobRecord
+from mlx.model import JobRecord
 
 if TYPE_CHECKING:
     from mlx.backends.sagemaker.backend import SageMakerBackend
@@ -85,7 +85,7 @@ def pull_archive(
     from rich.progress import DownloadColumn, Progress, SpinnerColumn, TransferSpeedColumn
 
     from mlx.console import err
-    from mlx.jobs import nothing_matches
+    from mlx.lifecycle import nothing_matches
     from mlx.transfer import PullResult
 
     include, exclude = request

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import IO, Any, Callable, Optional
 
 from mlx import transfer
-from mlx.backends.base import Artifact
 from mlx.backends.sagemaker.clients import aws_errors
 from mlx.errors import MlxError
+from mlx.model import Artifact
 
 _GLOB = re.compile(r"[*?\[]")
 CHUNK = 1 << 20

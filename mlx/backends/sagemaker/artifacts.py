@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from mlx.backends.base import Artifact, Progress
 from mlx.backends.common import file_digest
 from mlx.backends.sagemaker.clients import as_mlx_error, aws_errors
 from mlx.backends.sagemaker.layout import STAGING
 from mlx.errors import BackendError
+from mlx.model import Artifact, Progress
 
 CHUNK = 1 << 20
 ATTEMPTS = 3

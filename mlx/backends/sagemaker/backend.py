@@ -12,16 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from mlx.backends.base import (
-    Artifact,
-    Backend,
-    JobStatus,
-    LogLine,
-    LogQuery,
-    Progress,
-    Submission,
-    TrialStatus,
-)
+from mlx.backends.base import Backend
 from mlx.backends.common import masked_secrets, resolve_secrets
 from mlx.backends.sagemaker import adopt, archive, artifacts, staging
 from mlx.backends.sagemaker import layout as paths
@@ -36,11 +27,21 @@ from mlx.backends.sagemaker.clients import (
 from mlx.backends.sagemaker.layout import Layout, split_s3
 from mlx.backends.sagemaker.logs import CloudWatchReader, Timing, stream_prefix
 from mlx.backends.sagemaker.render import Plan, training_plan
+from mlx.backends.sagemaker.settings import SageMakerSettings
 from mlx.backends.sagemaker.states import training_status, tuning_status
 from mlx.backends.sagemaker.tuning import trial_status, tuning_plan
 from mlx.errors import MlxError
-from mlx.spec import JobSpec, SageMakerSettings
-from mlx.store import JobRecord
+from mlx.model import (
+    Artifact,
+    JobRecord,
+    JobStatus,
+    LogLine,
+    LogQuery,
+    Progress,
+    Submission,
+    TrialStatus,
+)
+from mlx.spec import JobSpec
 
 if TYPE_CHECKING:
     from mlx.transfer import PullResult
@@ -50,8 +51,6 @@ _IN_USE = ("ResourceInUse", "ResourceInUseException")
 
 class SageMakerBackend(Backend):
     name = "sagemaker"
-    log_timing = Timing()
-    create_attempts = 3
 
     # -- clients -----------------------------------------------------------------------
 
@@ -123,7 +122,8 @@ class SageMakerBackend(Backend):
         """``create`` a job by its unique name; a lost answer is settled by ``exists``."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        for attempt in range(self.create_attempts):
+        attempts = self.pacing.create_attempts
+        for attempt in range(attempts):
             try:
                 create()
                 return
@@ -137,7 +137,7 @@ class SageMakerBackend(Backend):
                     raise as_mlx_error(e, what) from e
                 if exists():
                     return
-                if attempt == self.create_attempts - 1:
+                if attempt == attempts - 1:
                     raise as_mlx_error(e, what) from e
 
     # -- state -------------------------------------------------------------------------
@@ -207,7 +207,15 @@ class SageMakerBackend(Backend):
             )
         aws = self.record_clients(record)
         prefix = stream_prefix(record.native_id or record.id, query.node)
-        reader = CloudWatchReader(aws.logs, prefix, self.log_timing)
+        pacing = self.pacing
+        timing = Timing(
+            poll=pacing.log_poll,
+            max_poll=pacing.log_max_poll,
+            hold=pacing.log_hold,
+            overlap=pacing.log_overlap,
+            tail_window=pacing.log_tail_window,
+        )
+        reader = CloudWatchReader(aws.logs, prefix, timing)
         yield from reader.lines(
             query,
             lambda: self.status(record).state.terminal,

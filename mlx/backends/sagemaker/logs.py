@@ -23,8 +23,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from mlx.backends.base import LogLine, LogQuery
 from mlx.backends.sagemaker.clients import aws_errors, error_code
+from mlx.model import LogLine, LogQuery
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 _NODE = re.compile(r"/algo-(\d+)-")

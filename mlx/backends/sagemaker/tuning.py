@@ -16,7 +16,6 @@ import json
 import re
 from typing import Any
 
-from mlx.backends.base import TrialStatus
 from mlx.backends.sagemaker import layout as paths
 from mlx.backends.sagemaker import limits
 from mlx.backends.sagemaker.render import (
@@ -31,6 +30,7 @@ from mlx.backends.sagemaker.render import (
 )
 from mlx.backends.sagemaker.staging import TOOLKIT_ENTRY
 from mlx.backends.sagemaker.states import training_state
+from mlx.model import TrialStatus
 from mlx.runtime.argv import decode_from_sagemaker, encode_for_sagemaker, format_scalar
 from mlx.spec import JobSpec, Parameter, Tune
 

@@ -12,8 +12,8 @@ import base64
 from pathlib import Path
 from typing import Any, Optional
 
-from mlx.backends.base import Artifact, Progress
 from mlx.backends.vertex.layout import STAGING
+from mlx.model import Artifact, Progress
 
 CHUNK = 8 << 20
 

@@ -14,17 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from mlx.backends.base import (
-    Artifact,
-    Backend,
-    JobState,
-    JobStatus,
-    LogLine,
-    LogQuery,
-    Progress,
-    Submission,
-    TrialStatus,
-)
+from mlx.backends.base import Backend
 from mlx.backends.common import masked_secrets, resolve_secrets
 from mlx.backends.vertex import artifacts, staging
 from mlx.backends.vertex.clients import Backoff, Clients, describe, gcp_errors, transient_errors
@@ -40,8 +30,18 @@ from mlx.backends.vertex.states import (
 )
 from mlx.backends.vertex.study import tuning_plan
 from mlx.errors import BackendError
+from mlx.model import (
+    Artifact,
+    JobRecord,
+    JobState,
+    JobStatus,
+    LogLine,
+    LogQuery,
+    Progress,
+    Submission,
+    TrialStatus,
+)
 from mlx.spec import JobSpec
-from mlx.store import JobRecord
 
 # request key -> (message class, JobService noun)
 _KINDS = {
@@ -52,16 +52,15 @@ _KINDS = {
 
 class VertexBackend(Backend):
     name = "vertex"
-    poll_seconds = 5.0
-    backoff = Backoff()
-    create_attempts = 4
-    log_poll_seconds = 5.0
-    log_overlap = 10.0
-    log_drain_seconds = 5.0
 
     def __init__(self) -> None:
         self._clients: dict[Target, Clients] = {}
         self._lock = threading.Lock()
+
+    @property
+    def backoff(self) -> Backoff:
+        pacing = self.pacing
+        return Backoff(pacing.retry_initial, pacing.retry_max, pacing.retry_total)
 
     def clients(self, target: Target) -> Clients:
         with self._lock:
@@ -109,7 +108,8 @@ class VertexBackend(Backend):
         cls_name, noun = _KINDS[key]
         create = getattr(clients.jobs, f"create_{noun}")
         what = f"Create{cls_name} {plan.layout.job_id}"
-        for attempt in range(1, self.create_attempts + 1):
+        attempts = self.pacing.create_attempts
+        for attempt in range(1, attempts + 1):
             with gcp_errors(what):
                 try:
                     # No retry object: a retried create could start the job twice.
@@ -119,7 +119,7 @@ class VertexBackend(Backend):
             found = self._find_by_label(clients, noun, plan.target.parent, plan.layout.job_id)
             if found is not None:
                 return found
-            if attempt == self.create_attempts:
+            if attempt == attempts:
                 raise BackendError(f"{what} failed after {attempt} attempts: {describe(error)}")
             time.sleep(min(self.backoff.initial * 2**attempt, self.backoff.maximum))
         raise AssertionError("unreachable")
@@ -175,7 +175,7 @@ class VertexBackend(Backend):
 
     def _metrics(self, record: JobRecord) -> dict[str, float]:
         """Each metric's last value, from the metrics.jsonl the bootstrap wrote."""
-        from mlx.backends.local_run import parse_metrics
+        from mlx.backends.local.run import parse_metrics
 
         layout = Layout(record.location["bucket"], record.id)
         bucket = self.record_clients(record).bucket()
@@ -242,9 +242,9 @@ class VertexBackend(Backend):
             self._list_entries(clients),
             source,
             query,
-            poll_seconds=self.log_poll_seconds,
-            overlap=self.log_overlap,
-            drain_seconds=self.log_drain_seconds,
+            poll_seconds=self.pacing.log_poll,
+            overlap=self.pacing.log_overlap,
+            drain_seconds=self.pacing.log_drain,
         )
         if not query.follow:
             yield from poller.history(time.time())

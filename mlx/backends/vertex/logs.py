@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
-from mlx.backends.base import LogLine, LogQuery
+from mlx.model import LogLine, LogQuery
 
 PAGE_SIZE = 1000  # the API's maximum
 TRIAL_LABEL = 'labels."ml.googleapis.com/trial_id"'

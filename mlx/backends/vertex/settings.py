@@ -18,15 +18,30 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
+
+from pydantic import Field
 
 from mlx.errors import SpecError
-from mlx.spec import JobSpec
+from mlx.spec_base import StrictModel
+
+if TYPE_CHECKING:
+    from mlx.spec import JobSpec
 
 SETTINGS_HINT = "Set it under `vertex:` in the spec or in ~/.config/mlx/config.yaml."
 # Cloud Storage bucket names: 3-63 lower-case letters, digits, `-`, `_` and `.`.
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[0-9]+$")
+
+
+class VertexSettings(StrictModel):
+    """The spec's (and the config file's) `vertex:` block."""
+
+    project: Optional[str] = None
+    location: str = "us-central1"
+    bucket: Optional[str] = Field(None, description="gs://bucket for code, inputs, artifacts")
+    service_account: Optional[str] = None
+    network: Optional[str] = None
 
 
 @dataclass(frozen=True)

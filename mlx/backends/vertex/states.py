@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from mlx.backends.base import JobState, JobStatus, TrialStatus
+from mlx.model import JobState, JobStatus, TrialStatus
 from mlx.runtime.vertex import trial_value
 
 _STATES = {

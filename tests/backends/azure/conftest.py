@@ -61,15 +61,7 @@ class Azure:
 @pytest.fixture
 def azure(azureml: AzureMLServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Azure]:
     """The servers, and mlx polling and retrying every few milliseconds."""
-    from mlx.backends.azure import settings
-    from mlx.backends.azure.backend import AzureBackend
-
-    monkeypatch.setattr(AzureBackend, "poll_seconds", 0.02)
-    monkeypatch.setattr(AzureBackend, "log_poll_seconds", 0.02)
-    monkeypatch.setattr(AzureBackend, "cancel_wait_seconds", 2.0)
-    monkeypatch.setattr(settings, "RETRY_BACKOFF", 0.01)
-    monkeypatch.setattr(settings, "STORAGE_BACKOFF", 0.0)
-    monkeypatch.setattr("mlx.tuning.view.REFRESH_SECONDS", 0.02)
+    monkeypatch.setenv("MLX_PACING", "fast")
     yield Azure(azureml)
 
 

@@ -87,9 +87,7 @@ def test_a_create_whose_answer_is_lost_makes_one_job(
 def test_a_create_that_never_answers_is_found_by_name(
     mlx: Any, tmp_path: Path, azure: Azure, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlx.backends.azure import settings
-
-    monkeypatch.setattr(settings, "RETRY_TOTAL", 1)
+    monkeypatch.setenv("MLX_PACING", "fast,retry_attempts=1")
     azure.server.plan.add("PUT jobs", "reset", times=5)
     job = detach(mlx, azure_spec(tmp_path))
     assert list(azure.server.jobs) == [job]

@@ -22,14 +22,8 @@ SETTINGS = {"role": ROLE, "bucket": BUCKET, "region": "us-east-1"}
 @pytest.fixture
 def sm(aws: AwsServer, monkeypatch: pytest.MonkeyPatch) -> AwsServer:
     """The AWS server with mlx's bucket, and mlx polling every few milliseconds."""
-    from mlx.backends.sagemaker.backend import SageMakerBackend
-    from mlx.backends.sagemaker.logs import Timing
-
     aws.client("s3").create_bucket(Bucket=BUCKET)
-    monkeypatch.setattr(SageMakerBackend, "poll_seconds", 0.02)
-    fast = Timing(poll=0.02, max_poll=0.1, hold=0.3, overlap=5.0)
-    monkeypatch.setattr(SageMakerBackend, "log_timing", fast)
-    monkeypatch.setattr("mlx.tuning.view.REFRESH_SECONDS", 0.02)
+    monkeypatch.setenv("MLX_PACING", "fast")
     return aws
 
 

@@ -79,16 +79,9 @@ def gcp(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Gcp]:
     """The servers with mlx's bucket, and mlx polling and retrying every few milliseconds."""
-    from mlx.backends.vertex.backend import VertexBackend
-    from mlx.backends.vertex.clients import Backoff
-
     servers = Gcp(vertex, cloud_logging, gcs)
     servers.storage().create_bucket(BUCKET)
-    monkeypatch.setattr(VertexBackend, "poll_seconds", 0.02)
-    monkeypatch.setattr(VertexBackend, "log_poll_seconds", 0.02)
-    monkeypatch.setattr(VertexBackend, "log_drain_seconds", 0.1)
-    monkeypatch.setattr(VertexBackend, "backoff", Backoff(initial=0.01, maximum=0.05, timeout=5))
-    monkeypatch.setattr("mlx.tuning.view.REFRESH_SECONDS", 0.02)
+    monkeypatch.setenv("MLX_PACING", "fast")
     yield servers
 
 

@@ -29,9 +29,15 @@ from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
-from mlx.backends.base import (
+from mlx.backends.base import Backend
+from mlx.backends.common import masked_secrets, resolve_secrets, runtime_config
+from mlx.backends.local.run import CANCEL_MARKER, read_metrics, stop_orphaned_nodes
+from mlx.bootstrap_package import bootstrap_path
+from mlx.errors import SpecError
+from mlx.logfiles import LogTailer, log_files, merge_by_time
+from mlx.model import (
     Artifact,
-    Backend,
+    JobRecord,
     JobState,
     JobStatus,
     LogLine,
@@ -39,25 +45,23 @@ from mlx.backends.base import (
     Progress,
     Submission,
 )
-from mlx.backends.common import masked_secrets, resolve_secrets, runtime_config
-from mlx.backends.local_run import CANCEL_MARKER, read_metrics, stop_orphaned_nodes
-from mlx.bootstrap_package import bootstrap_path
-from mlx.errors import SpecError
-from mlx.logfiles import LogTailer, log_files, merge_by_time
 from mlx.settings import mlx_home
 from mlx.spec import OUTPUT_KINDS, JobSpec, uri_scheme
-from mlx.store import JobRecord
 
-POLL_SECONDS = 0.2
 NEVER_STARTED_AFTER = 60.0  # a job whose supervisor never appeared by then is failed
 
 
 class LocalBackend(Backend):
     name = "local"
-    poll_seconds = POLL_SECONDS
 
     def __init__(self, home: Optional[Path] = None) -> None:
-        self.home = home or mlx_home()
+        self._home = home
+
+    @property
+    def home(self) -> Path:
+        """Where jobs live: the given home, else ``$MLX_HOME`` as it is now (one backend
+        serves a whole process)."""
+        return self._home or mlx_home()
 
     def job_dir(self, job_id: str) -> Path:
         return self.home / "jobs" / job_id
@@ -166,7 +170,7 @@ class LocalBackend(Backend):
     def submit(self, spec: JobSpec, job_id: str) -> Submission:
         job_dir, secrets = self.prepare(spec, job_id)
         process = spawn_detached(
-            [sys.executable, "-m", "mlx.backends.local_run", str(job_dir)],
+            [sys.executable, "-m", "mlx.backends.local.run", str(job_dir)],
             job_dir / "supervisor.out",
             {**os.environ, **secrets},
         )
@@ -285,7 +289,7 @@ class LocalBackend(Backend):
             yield from batch()  # after an end seen above, this drains the last lines
             if ended:
                 return
-            time.sleep(POLL_SECONDS)
+            time.sleep(self.pacing.poll)
 
     # -- artifacts ---------------------------------------------------------------------
 

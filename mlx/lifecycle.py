@@ -1,7 +1,9 @@
-"""What the commands do, between the CLI and the backends: launch, refresh, follow, pull.
+"""A job's life, between the commands and the backends: launch, refresh, wait, follow,
+cancel, pull, and the trials of provider-run tuning jobs.
 
-The CLI parses arguments and prints; this module keeps the store consistent with what the
-providers say, whichever backend is behind a job.
+It keeps the store consistent with what the providers say, whichever backend is behind a
+job; it asks providers what they can do (``Capability``), never their names. Finding a
+job by reference is ``mlx.lookup``; what is printed is the command layer's.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-from mlx.backends import get_backend
-from mlx.backends.base import Backend, JobState, JobStatus, LogLine, LogQuery
+from mlx import providers
+from mlx.backends.base import Backend
 from mlx.errors import BackendError, Interrupted, MlxError
 from mlx.ids import new_job_id
+from mlx.model import JobKind, JobRecord, JobState, JobStatus, LogLine, LogQuery
+from mlx.providers import Capability
 from mlx.spec import JobSpec, check_for_provider
-from mlx.store import JobRecord, Store
+from mlx.store import Store
 from mlx.submissions import (
     pause_for_tests,
     record_submission,
@@ -30,14 +34,14 @@ from mlx.submissions import (
 
 
 def backend_for(record: JobRecord) -> Backend:
-    return get_backend(record.provider)
+    return providers.backend_for(record.provider)
 
 
 def translate(spec: JobSpec, job_id: Optional[str] = None, tuning: bool = False) -> dict[str, Any]:
     """``{"provider", "kind", "request"}``: what ``train``/``tune`` would send; no call made."""
     check_for_provider(spec, spec.provider)
     warn_plain_credentials(spec)
-    backend = get_backend(spec.provider)
+    backend = providers.backend_for(spec.provider)
     job_id = job_id or new_job_id(spec.name)
     if tuning:
         request = backend.render_tuning(require_tune(spec), job_id)
@@ -45,54 +49,9 @@ def translate(spec: JobSpec, job_id: Optional[str] = None, tuning: bool = False)
         request = backend.render(spec, job_id)
     return {
         "provider": spec.provider,
-        "kind": "tuning" if tuning else "training",
+        "kind": (JobKind.TUNING if tuning else JobKind.TRAINING).value,
         "request": request,
     }
-
-
-def find_job(store: Store, ref: str) -> JobRecord:
-    """A job by id, unique prefix or ``provider:native-id``; a native id the store does not
-    know is looked up with its provider (``Backend.adopt``) and recorded."""
-    from mlx.errors import JobNotFound
-
-    try:
-        return store.find(ref)
-    except JobNotFound:
-        provider, sep, native = ref.partition(":")
-        if not sep or provider not in _adoptable():
-            raise
-    fields = get_backend(provider).adopt(native)
-    now = time.time()
-    record = JobRecord(
-        id=_adopted_id(store, provider, native),
-        provider=provider,
-        native_id=native,
-        updated_at=now,
-        **{"created_at": now, **fields},
-    )
-    store.insert(record)
-    return store.get(record.id)
-
-
-def _adoptable() -> list[str]:
-    from mlx.backends import available
-
-    return [name for name in available() if name != "local"]
-
-
-def _adopted_id(store: Store, provider: str, native: str) -> str:
-    """A store id for an adopted job: its native id where that is a free, valid job id."""
-    from mlx.errors import JobNotFound
-    from mlx.ids import JOB_ID_RE, new_job_id
-
-    candidate = re.sub(r"[^a-z0-9-]+", "-", native.lower()).strip("-")[:63].rstrip("-")
-    if not JOB_ID_RE.match(candidate):
-        return new_job_id(provider)
-    try:
-        store.get(candidate)
-    except JobNotFound:
-        return candidate
-    return new_job_id(candidate[:56].rstrip("-"))
 
 
 def warn_plain_credentials(spec: JobSpec) -> None:
@@ -112,7 +71,7 @@ def require_tune(spec: JobSpec) -> JobSpec:
     return spec
 
 
-def launch(spec: JobSpec, store: Store, *, kind: str = "training") -> JobRecord:
+def launch(spec: JobSpec, store: Store, *, kind: JobKind = JobKind.TRAINING) -> JobRecord:
     """Record the job, then submit it; the store never loses a job the provider accepted.
 
     The row is written first (state ``pending``): if mlx dies before the provider answers,
@@ -120,15 +79,15 @@ def launch(spec: JobSpec, store: Store, *, kind: str = "training") -> JobRecord:
     """
     check_for_provider(spec, spec.provider)
     warn_plain_credentials(spec)
-    if kind == "tuning":
+    if kind == JobKind.TUNING:
         require_tune(spec)
-    backend = get_backend(spec.provider)
+    backend = providers.backend_for(spec.provider)
     now = time.time()
     record = JobRecord(
         id=new_job_id(spec.name),
         provider=spec.provider,
         name=spec.name,
-        kind=kind,
+        kind=JobKind(kind),
         state=JobState.PENDING,
         spec=spec.model_dump(mode="json"),
         created_at=now,
@@ -142,7 +101,7 @@ def launch(spec: JobSpec, store: Store, *, kind: str = "training") -> JobRecord:
     store.insert(record)
     pause_for_tests("before-create")
     try:
-        if kind == "tuning":
+        if kind == JobKind.TUNING:
             submission = backend.submit_tuning(require_tune(spec), record.id)
         else:
             submission = backend.submit(spec, record.id)
@@ -157,11 +116,11 @@ def launch(spec: JobSpec, store: Store, *, kind: str = "training") -> JobRecord:
 
 def resume_tuning(record: JobRecord, store: Store) -> JobRecord:
     """Continue a tuning job whose driver stopped; finished trials are kept."""
-    if record.kind != "tuning":
+    if not record.is_tuning:
         raise MlxError(f"{record.id} is not a tuning job", hint="--resume takes a `mlx tune` id.")
+    if not providers.get(record.provider).can(Capability.RESUME_TUNING):
+        return record  # the provider runs the search; there is nothing to restart
     backend = backend_for(record)
-    if not hasattr(backend, "resume_tuning"):
-        return record  # cloud tuning jobs run on the provider; there is nothing to restart
     record = refresh(record, store)
     if record.state.terminal:
         store.update(record.id, state=JobState.RUNNING, message=None, ended_at=None)
@@ -194,29 +153,29 @@ def refresh(record: JobRecord, store: Store, status: Optional[JobStatus] = None)
         # mlx that waits) may have recorded its end since this one read it.
         store.update(record.id, unless_ended=True, **changes)
         record = store.get(record.id)
-    if record.kind == "tuning":
+    if record.is_tuning:
         sync_trials(record, store)
         record = store.get(record.id)  # with the best trial sync_trials just recorded
     return record
 
 
 def refresh_listed(records: list[JobRecord], store: Store) -> list[JobRecord]:
-    """Fresh states for a listing: local jobs from their files, cloud jobs from one
-    server-side list per provider where the backend has one (``Backend.list_states``)."""
+    """Fresh states for a listing: jobs that run here from their files, the others from
+    one server-side list per provider where the backend has one (``Backend.list_states``)."""
     fresh: dict[str, JobStatus] = {}
-    for provider in {r.provider for r in records if r.provider != "local"}:
+    for provider in {r.provider for r in records if not providers.runs_here(r.provider)}:
         group = [r for r in records if r.provider == provider and not r.state.terminal]
         if not group:
             continue
         try:
-            fresh.update(get_backend(provider).list_states(group))
+            fresh.update(providers.backend_for(provider).list_states(group))
         except MlxError as e:  # offline, no credentials: list what the store knows
             from mlx.console import warn
 
             warn(f"{provider} jobs are shown as last seen: {e.message}")
     return [
         _refresh_or_keep(r, store, fresh.get(r.id))
-        if r.provider == "local" or r.id in fresh or unsubmitted(r)
+        if providers.runs_here(r.provider) or r.id in fresh or unsubmitted(r)
         else r
         for r in records
     ]
@@ -257,7 +216,7 @@ def sync_trials(parent: JobRecord, store: Store) -> None:
                     id=job_id,
                     provider=parent.provider,
                     name=parent.name,
-                    kind="trial",
+                    kind=JobKind.TRIAL,
                     parent_id=parent.id,
                     state=trial.state,
                     spec=parent.spec,
@@ -271,7 +230,7 @@ def sync_trials(parent: JobRecord, store: Store) -> None:
             )
         elif (known[job_id].state, known[job_id].info) != (trial.state, info):
             store.update(job_id, state=trial.state, info=info, message=trial.message)
-    goal = ((parent.spec.get("tune") or {}).get("objective") or {}).get("goal", "minimize")
+    goal = parent.objective_goal
     scored = [t for t in statuses if t.objective is not None and t.state == JobState.SUCCEEDED]
     if scored:
         pick = min if goal == "minimize" else max
@@ -287,71 +246,23 @@ def sync_trials(parent: JobRecord, store: Store) -> None:
         )
 
 
-def parse_since(text: Optional[str]) -> Optional[float]:
-    """``10m`` (ago), ``2h``, or an ISO time -> epoch seconds."""
-    if not text:
-        return None
-    from datetime import datetime, timezone
-
-    from mlx.units import parse_duration
-
-    try:
-        return time.time() - parse_duration(text)
-    except ValueError:
-        pass
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise MlxError(
-            f"--since {text!r} is neither a duration nor a time",
-            hint="Use e.g. --since 10m, --since 2h or --since 2026-11-23T04:00:00Z.",
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.timestamp()
-
-
-def compile_grep(pattern: Optional[str]) -> Optional[re.Pattern[str]]:
-    if pattern is None:
-        return None
-    try:
-        return re.compile(pattern)
-    except re.error as e:
-        raise MlxError(f"--grep {pattern!r} is not a valid regular expression: {e}") from None
-
-
 def stream_logs(record: JobRecord, query: LogQuery) -> Iterator[LogLine]:
     """The job's lines, filtered by ``query`` (backends push down what they can)."""
-    grep = compile_grep(query.grep)
+    # The command layer checked the pattern (``flags.compile_grep``).
+    grep = re.compile(query.grep) if query.grep is not None else None
     for line in backend_for(record).logs(record, query):
         if grep is None or grep.search(line.text):
             yield line
 
 
-def format_line(line: LogLine, multi_node: bool, timestamps: bool = False) -> str:
-    prefix = ""
-    if line.node is None:
-        prefix = "[mlx] "
-    elif line.process is not None:
-        prefix = f"[node-{line.node}/proc-{line.process}] "
-    elif multi_node:
-        prefix = f"[node-{line.node}] "
-    if timestamps:
-        from datetime import datetime, timezone
-
-        stamp = datetime.fromtimestamp(line.time, timezone.utc).strftime("%H:%M:%S.%f")[:-3]
-        prefix = f"{stamp} {prefix}"
-    return prefix + line.text
-
-
 def follow(
-    record: JobRecord, store: Store, query: LogQuery, write: Any, timestamps: bool = False
+    record: JobRecord, store: Store, query: LogQuery, write: Callable[[LogLine], None]
 ) -> JobRecord:
-    """Print the job's logs until it ends; return its final record. Ctrl-C detaches."""
-    multi = int(record.spec.get("resources", {}).get("nodes", 1)) > 1
+    """Hand the job's lines to ``write`` until it ends; return its final record. Ctrl-C
+    detaches."""
     try:
         for line in stream_logs(record, query):
-            write(format_line(line, multi, timestamps))
+            write(line)
         record = wait(record, store)
     except KeyboardInterrupt:
         raise Interrupted(
@@ -364,12 +275,11 @@ def follow(
 def wait(record: JobRecord, store: Store, timeout: Optional[float] = None) -> JobRecord:
     """Poll until the job is terminal (or ``timeout`` seconds pass)."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    poll_seconds = backend_for(record).poll_seconds
     record = refresh(record, store)
     while not record.state.terminal:
         if deadline is not None and time.monotonic() > deadline:
             break
-        time.sleep(poll_seconds)
+        time.sleep(backend_for(record).pacing.poll)
         record = refresh(record, store)
     return record
 
@@ -382,11 +292,11 @@ def cancel(record: JobRecord, store: Store, wait_seconds: float = 15.0) -> JobRe
     store.update(record.id, state=JobState.CANCELLING, unless_ended=True)
     backend_for(record).cancel(record)
     record = wait(store.get(record.id), store, timeout=wait_seconds)
-    if not record.state.terminal and record.provider == "local":
+    if not record.state.terminal and providers.runs_here(record.provider):
         # The supervisor is gone or ignored SIGTERM: record the end ourselves.
         store.update(record.id, state=JobState.CANCELLED, unless_ended=True, message="cancelled")
         record = store.get(record.id)
-        if record.kind == "tuning":  # no driver will end its trials either
+        if record.is_tuning:  # no driver will end its trials either
             from mlx.tuning.view import cancel_trials
 
             cancel_trials(store, record)
@@ -438,47 +348,3 @@ def list_artifacts(record: JobRecord, include: list[str], exclude: list[str]) ->
     from mlx import transfer
 
     return transfer.select(backend_for(record).list_artifacts(record), include, exclude)
-
-
-def find_trial(store: Store, parent: JobRecord, trial: str) -> JobRecord:
-    """Trial ``trial`` (a number, or ``best``) of tuning job ``parent``."""
-    if parent.kind != "tuning":
-        raise MlxError(
-            f"{parent.id} is not a tuning job", hint="--trial applies to `mlx tune` jobs."
-        )
-    wanted = parent.info.get("best_trial") if trial == "best" else trial
-    if wanted is None:
-        raise MlxError(f"{parent.id} has no best trial yet", hint="No trial has finished.")
-    for record in store.list(parent_id=parent.id):
-        if str(record.info.get("trial")) == str(wanted):
-            return record
-    raise MlxError(
-        f"{parent.id} has no trial {trial}", hint=f"`mlx status {parent.id}` lists them."
-    )
-
-
-def record_json(record: JobRecord) -> dict[str, Any]:
-    """The stable ``--json`` shape of one job (``status --json``, ``jobs --json``)."""
-    return {
-        "id": record.id,
-        "name": record.name,
-        "provider": record.provider,
-        "kind": record.kind,
-        "state": record.state.value,
-        "native_id": record.native_id,
-        "message": record.message,
-        "exit_code": record.exit_code,
-        "metrics": record.metrics,
-        "artifacts_uri": record.artifacts_uri,
-        "created_at": _iso(record.created_at),
-        "ended_at": _iso(record.ended_at),
-        "parent_id": record.parent_id,
-    }
-
-
-def _iso(value: Optional[float]) -> Optional[str]:
-    if value is None:
-        return None
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(value, timezone.utc).isoformat(timespec="seconds")

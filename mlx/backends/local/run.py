@@ -1,4 +1,4 @@
-"""The local job supervisor: ``python -m mlx.backends.local_run JOB_DIR``.
+"""The local job supervisor: ``python -m mlx.backends.local.run JOB_DIR``.
 
 Started by ``LocalBackend.submit`` in a session of its own, so the job outlives the mlx
 command that started it (``--detach``, Ctrl-C while following). It holds an exclusive lock
@@ -25,8 +25,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol
 
-from mlx.backends.base import JobState
 from mlx.logfiles import MLX_LOG, LogWriter, node_log_name
+from mlx.model import JobState
 from mlx.store import Store
 
 GRACE_SECONDS = 10.0

@@ -1,0 +1,47 @@
+"""The Azure ML provider's descriptor, and where Azure credentials are found (no network)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+from mlx.cloud.pacing import Pacing
+from mlx.providers import Capability, Machines, Provider
+
+PROVIDER = Provider(
+    name="azure",
+    title="Azure ML",
+    backend="mlx.backends.azure.backend:AzureBackend",
+    extra="azure",
+    sdk_modules=("azure.ai.ml", "azure.storage.blob", "azure.identity"),
+    settings="mlx.backends.azure.settings:AzureSettings",
+    credentials="mlx.backends.azure.provider:find_credentials",
+    login_hint="az login",
+    rank=30,
+    capabilities=frozenset({Capability.TUNING, Capability.NEEDS_IMAGE}),
+    machines=Machines(catalog="mlx.catalog:data/azure.csv"),
+    pacing=Pacing(
+        poll=5.0,  # job state (ARM GET jobs)
+        log_poll=2.0,  # log blob listings
+        # azure-core's exponential backoff (its own default is 0.8 s); Azure Storage's
+        # first retry (azure-storage-blob waits 15 s by default) uses retry_initial too.
+        retry_initial=0.8,
+        retry_attempts=6,
+        cancel_wait=10.0,
+    ),
+)
+
+
+def find_credentials() -> Optional[str]:
+    """A service principal in the environment, or an Azure CLI login."""
+    if os.environ.get("AZURE_CLIENT_ID") and (
+        os.environ.get("AZURE_CLIENT_SECRET") or os.environ.get("AZURE_FEDERATED_TOKEN_FILE")
+    ):
+        return "AZURE_CLIENT_ID (service principal)"
+    azure_dir = Path(os.environ.get("AZURE_CONFIG_DIR", "~/.azure")).expanduser()
+    if (azure_dir / "msal_token_cache.json").is_file() or (
+        azure_dir / "azureProfile.json"
+    ).is_file():
+        return f"Azure CLI login ({azure_dir})"
+    return None

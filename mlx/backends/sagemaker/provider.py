@@ -1,0 +1,51 @@
+"""The SageMaker provider's descriptor, and where AWS credentials are found (no network)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+from mlx.cloud.pacing import Pacing
+from mlx.providers import Capability, Machines, Provider
+
+PROVIDER = Provider(
+    name="sagemaker",
+    title="SageMaker",
+    backend="mlx.backends.sagemaker.backend:SageMakerBackend",
+    extra="sagemaker",
+    sdk_modules=("boto3",),
+    settings="mlx.backends.sagemaker.settings:SageMakerSettings",
+    credentials="mlx.backends.sagemaker.provider:find_credentials",
+    login_hint="aws configure (or set AWS_PROFILE)",
+    rank=10,
+    capabilities=frozenset({Capability.TUNING, Capability.ADOPT, Capability.NEEDS_IMAGE}),
+    machines=Machines(catalog="mlx.catalog:data/sagemaker.csv", instance_prefix="ml."),
+    pacing=Pacing(
+        poll=2.0,
+        log_poll=2.0,
+        log_max_poll=10.0,
+        log_hold=2.0,
+        log_overlap=30.0,
+        create_attempts=3,
+    ),
+)
+
+
+def find_credentials() -> Optional[str]:
+    """Where boto3's default chain would find credentials, from variables and files."""
+    if os.environ.get("AWS_ACCESS_KEY_ID"):
+        return "AWS_ACCESS_KEY_ID"
+    if os.environ.get("AWS_PROFILE"):
+        return f"AWS_PROFILE={os.environ['AWS_PROFILE']}"
+    for path in (
+        os.environ.get("AWS_SHARED_CREDENTIALS_FILE"),
+        "~/.aws/credentials",
+        os.environ.get("AWS_CONFIG_FILE"),
+        "~/.aws/config",
+    ):
+        if path and Path(path).expanduser().is_file():
+            return str(Path(path).expanduser())
+    if os.environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
+        return "container credentials"
+    return None

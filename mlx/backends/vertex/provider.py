@@ -1,0 +1,48 @@
+"""The Vertex AI provider's descriptor, and where Google credentials are found (no network)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+from mlx.cloud.pacing import Pacing
+from mlx.providers import Capability, Machines, Provider
+
+PROVIDER = Provider(
+    name="vertex",
+    title="Vertex AI",
+    backend="mlx.backends.vertex.backend:VertexBackend",
+    extra="vertex",
+    sdk_modules=("google.cloud.aiplatform_v1", "google.cloud.storage", "google.cloud.logging_v2"),
+    settings="mlx.backends.vertex.settings:VertexSettings",
+    credentials="mlx.backends.vertex.provider:find_credentials",
+    login_hint="gcloud auth application-default login",
+    rank=20,
+    capabilities=frozenset({Capability.TUNING, Capability.NEEDS_IMAGE}),
+    machines=Machines(
+        catalog="mlx.catalog:data/vertex.csv",
+        accelerator_type="mlx.backends.vertex.machines:accelerator_type",
+    ),
+    # Cloud Logging allows 60 reads a minute per project: followers poll every 5 s.
+    pacing=Pacing(
+        poll=5.0,
+        log_poll=5.0,
+        log_overlap=10.0,
+        log_drain=5.0,
+        retry_initial=1.0,
+        retry_max=30.0,
+        retry_total=120.0,
+        create_attempts=4,
+    ),
+)
+
+
+def find_credentials() -> Optional[str]:
+    """Application Default Credentials, where google-auth looks for them."""
+    path = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if path:
+        return path if Path(path).is_file() else None
+    config = Path(os.environ.get("CLOUDSDK_CONFIG", "~/.config/gcloud")).expanduser()
+    adc = config / "application_default_credentials.json"
+    return str(adc) if adc.is_file() else None

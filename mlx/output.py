@@ -1,0 +1,51 @@
+"""What mlx prints about jobs: the stable ``--json`` shape of a job, and a log line as
+shown (node prefix, optional time)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from mlx.model import JobRecord, LogLine
+
+
+def record_json(record: JobRecord) -> dict[str, Any]:
+    """The stable ``--json`` shape of one job (``status --json``, ``jobs --json``)."""
+    return {
+        "id": record.id,
+        "name": record.name,
+        "provider": record.provider,
+        "kind": record.kind,
+        "state": record.state.value,
+        "native_id": record.native_id,
+        "message": record.message,
+        "exit_code": record.exit_code,
+        "metrics": record.metrics,
+        "artifacts_uri": record.artifacts_uri,
+        "created_at": _iso(record.created_at),
+        "ended_at": _iso(record.ended_at),
+        "parent_id": record.parent_id,
+    }
+
+
+def _iso(value: Optional[float]) -> Optional[str]:
+    if value is None:
+        return None
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(value, timezone.utc).isoformat(timespec="seconds")
+
+
+def format_line(line: LogLine, multi_node: bool, timestamps: bool = False) -> str:
+    prefix = ""
+    if line.node is None:
+        prefix = "[mlx] "
+    elif line.process is not None:
+        prefix = f"[node-{line.node}/proc-{line.process}] "
+    elif multi_node:
+        prefix = f"[node-{line.node}] "
+    if timestamps:
+        from datetime import datetime, timezone
+
+        stamp = datetime.fromtimestamp(line.time, timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+        prefix = f"{stamp} {prefix}"
+    return prefix + line.text
