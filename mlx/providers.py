@@ -81,6 +81,9 @@ class Provider:
         capabilities: what it can do.
         machines: its instance catalog; None when it has none (jobs run on this machine).
         pacing: its poll and retry intervals (``mlx.cloud.pacing``).
+        runtime_adapter: the module of the in-job bootstrap (``mlx.runtime``, standard
+            library only) that adapts a job to the platform: its paths, trial arguments,
+            ranks and the tuner's metrics channel; None when the runtime config says all.
         rank: where it is listed (``mlx doctor``, ``mlx price``): lower first, then by name.
     """
 
@@ -96,6 +99,7 @@ class Provider:
     machines: Optional[Machines] = None
     pacing: Pacing = field(default_factory=Pacing)
     rank: int = 100
+    runtime_adapter: Optional[str] = None
 
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities

@@ -250,7 +250,7 @@ class Store:
         provider: Optional[str] = None,
         states: Optional[list[JobState]] = None,
         since: Optional[float] = None,
-        kinds: tuple[str, ...] = ("training", "tuning"),
+        kinds: tuple[JobKind, ...] = (JobKind.TRAINING, JobKind.TUNING),
         parent_id: Optional[str] = None,
         limit: Optional[int] = None,
     ) -> list[JobRecord]:
@@ -261,7 +261,7 @@ class Store:
             params.append(parent_id)
         else:
             where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
-            params.extend(kinds)
+            params.extend(kind.value for kind in kinds)
         if provider:
             where.append("provider = ?")
             params.append(provider)

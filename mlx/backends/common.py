@@ -12,7 +12,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from mlx.errors import SpecError
 
@@ -87,8 +87,16 @@ def runtime_config(
         "metrics": [{"name": m.name, "regex": m.pattern} for m in spec.metrics],
         "num_nodes": spec.resources.nodes,
         "num_gpus": num_gpus,
+        # The in-job module that adapts the job to its platform (``Provider.runtime_adapter``).
+        "adapter": _runtime_adapter(provider),
         **extra,
     }
+
+
+def _runtime_adapter(provider: str) -> Optional[str]:
+    from mlx.providers import get
+
+    return get(provider).runtime_adapter
 
 
 def resolve_machine(provider: str, resources: Resources) -> Resolution:

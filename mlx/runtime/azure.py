@@ -78,3 +78,20 @@ def adapt(config: Mapping[str, Any], environ: Mapping[str, str]) -> dict:
     if environ.get("RANK", "0") not in ("", "0"):
         adapted.pop("report", None)
     return adapted
+
+
+def adapt_job(
+    config: Mapping[str, Any], command: list[str], environ: Mapping[str, str]
+) -> tuple[dict[str, Any], list[str]]:
+    """The platform adapter's entry (see ``bootstrap.platform_adapter``): ``adapt``."""
+    return adapt(config, environ), command
+
+
+def reporters(config: Mapping[str, Any]) -> list[Any]:
+    """Azure ML's sweeps read metrics from MLflow (process 0 only: see ``adapt``)."""
+    from mlx.runtime.metrics import mlflow_reporter
+
+    if not (config.get("report") and config.get("metrics")):
+        return []
+    reporter = mlflow_reporter(config.get("objective"))
+    return [reporter] if reporter else []

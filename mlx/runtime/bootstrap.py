@@ -14,6 +14,7 @@ exits with the command's exit code.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -23,10 +24,8 @@ from typing import Any, Optional
 
 from mlx.runtime.argv import decode_from_sagemaker, render_args
 from mlx.runtime.azure import PLACED_KINDS, apply_placed
-from mlx.runtime.azure import adapt as adapt_to_azure
 from mlx.runtime.contract import job_environment
 from mlx.runtime.metrics import MetricParser, make_reporters, warn
-from mlx.runtime.vertex import adapt as adapt_to_vertex
 from mlx.runtime.vertex import cluster_nodes
 
 SAGEMAKER_HPS = "/opt/ml/input/config/hyperparameters.json"
@@ -134,6 +133,19 @@ def _resource_config(path: Optional[str]) -> dict[str, Any]:
     return {"num_nodes": len(hosts), "node_rank": hosts.index(current), "hosts": hosts}
 
 
+def platform_adapter(config: dict[str, Any]) -> Any:
+    """The platform adapter the runtime config names (``adapter``: a module of this
+    zipapp, chosen by the provider that wrote the config), or None.
+
+    An adapter has ``adapt_job(config, command, environ) -> (config, command)`` and
+    ``reporters(config) -> list of Reporter``.
+    """
+    name = config.get("adapter")
+    if not name:
+        return None
+    return importlib.import_module(str(name))
+
+
 def build_command(config: dict[str, Any], command: list[str], hps: dict[str, Any]) -> list[str]:
     # Where the launcher already put the rendered hyperparameters on the command line
     # (SageMaker's ContainerArguments), they are not added a second time.
@@ -183,10 +195,9 @@ def run(
 ) -> int:
     """Run ``command`` under the contract; return its exit code (128+N for signal N)."""
     environ = dict(os.environ if environ is None else environ)
-    if config.get("provider") == "vertex":  # /gcs/ dirs, trial arguments, hypertune file
-        config, command = adapt_to_vertex(config, command, environ)
-    if config.get("provider") == "azure":  # node rank under Azure's PyTorch distribution
-        config = adapt_to_azure(config, environ)
+    adapter = platform_adapter(config)
+    if adapter is not None:  # the platform's paths, trial arguments, ranks, reporters
+        config, command = adapter.adapt_job(config, command, environ)
     hps = load_hyperparameters(config)
     config = {**config, **node_info(config, environ), "hyperparameters": hps}
     subdir = environ.get(config.get("checkpoint_subdir_env") or "")
@@ -197,7 +208,7 @@ def run(
         os.makedirs(config[key], exist_ok=True)
     argv = build_command(config, command, hps)
     parser = MetricParser(config.get("metrics") or [])
-    reporters = make_reporters(config)
+    reporters = make_reporters(config, adapter)
     try:
         child = subprocess.Popen(argv, stdout=subprocess.PIPE, env=env, cwd=config.get("workdir"))
     except OSError as e:

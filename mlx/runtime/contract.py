@@ -43,7 +43,7 @@ def job_environment(config: Mapping[str, Any], platform_env: Mapping[str, str]) 
 
     env = {
         "MLX_JOB_ID": str(config.get("job_id", "")),
-        "MLX_PROVIDER": str(config.get("provider", "local")),
+        "MLX_PROVIDER": str(config.get("provider") or ""),
         "MLX_MODEL_DIR": model_dir,
         "MLX_CHECKPOINT_DIR": checkpoint_dir,
         "MLX_OUTPUT_DIR": output_dir,

@@ -144,19 +144,16 @@ def mlflow_reporter(objective: Optional[str]) -> Optional[Reporter]:
     return MlflowReporter(mlflow)
 
 
-def make_reporters(config: Mapping[str, Any]) -> list[Reporter]:
-    """The reporters the runtime config asks for; only node 0 reports."""
+def make_reporters(config: Mapping[str, Any], adapter: Any = None) -> list[Reporter]:
+    """The metrics file the runtime config names, and the platform adapter's reporters
+    (its tuner's channel); only node 0 reports."""
     reporters: list[Reporter] = []
     if int(config.get("node_rank") or 0) != 0:
         return reporters
     if config.get("metrics_file"):
         reporters.append(JsonLinesReporter(config["metrics_file"]))
-    if config.get("report") == "vertex" and config.get("objective"):
-        path = config.get("hypertune_file") or "/tmp/hypertune/output.metrics"
-        reporters.append(HypertuneReporter(path, config["objective"], config.get("trial_id", 0)))
-    if config.get("report") == "azure" and config.get("metrics"):
-        reporter = mlflow_reporter(config.get("objective"))
-        reporters.extend([reporter] if reporter else [])
+    if adapter is not None:
+        reporters.extend(adapter.reporters(config))
     return reporters
 
 

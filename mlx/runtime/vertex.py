@@ -139,3 +139,20 @@ def adapt(
     adapted["hypertune_file"] = environ.get("CLOUD_ML_HP_METRIC_FILE") or HYPERTUNE_FILE
     adapted["trial_id"] = environ.get("CLOUD_ML_TRIAL_ID") or "0"
     return adapted, command
+
+
+def adapt_job(
+    config: Mapping[str, Any], command: list[str], environ: Mapping[str, str]
+) -> tuple[dict[str, Any], list[str]]:
+    """The platform adapter's entry (see ``bootstrap.platform_adapter``): ``adapt``."""
+    return adapt(config, command, environ)
+
+
+def reporters(config: Mapping[str, Any]) -> list[Any]:
+    """Vertex's tuner reads the objective from the hypertune metrics file."""
+    from mlx.runtime.metrics import HypertuneReporter
+
+    if not (config.get("report") and config.get("objective")):
+        return []
+    path = config.get("hypertune_file") or HYPERTUNE_FILE
+    return [HypertuneReporter(path, config["objective"], config.get("trial_id", 0))]

@@ -33,7 +33,7 @@ from mlx.backends.local.run import (
 )
 from mlx.ids import trial_id
 from mlx.logfiles import MLX_LOG, FileTail, LogWriter
-from mlx.model import JobRecord, JobState
+from mlx.model import JobKind, JobRecord, JobState
 from mlx.spec import JobSpec, spec_from_record
 from mlx.store import Store
 from mlx.tuning import space
@@ -162,9 +162,9 @@ class LocalTuner:
         self.store.insert(
             JobRecord(
                 id=job_id,
-                provider="local",
+                provider=self.parent.provider,
                 name=self.spec.name,
-                kind="trial",
+                kind=JobKind.TRIAL,
                 parent_id=self.parent.id,
                 state=JobState.PENDING,
                 spec=spec.model_dump(mode="json"),

@@ -21,6 +21,7 @@ PROVIDER = Provider(
     rank=30,
     capabilities=frozenset({Capability.TUNING, Capability.NEEDS_IMAGE}),
     machines=Machines(catalog="mlx.catalog:data/azure.csv"),
+    runtime_adapter="mlx.runtime.azure",
     pacing=Pacing(
         poll=5.0,  # job state (ARM GET jobs)
         log_poll=2.0,  # log blob listings

@@ -241,7 +241,7 @@ class LocalBackend(Backend):
             # Nobody captures the nodes' output or outcome any more: stop what is left
             # rather than let it run on unseen.
             stop_orphaned_nodes(job_dir)
-            if record.kind == "tuning":
+            if record.is_tuning:
                 return JobStatus(
                     JobState.FAILED,
                     "the tuning driver stopped unexpectedly; "

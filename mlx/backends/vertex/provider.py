@@ -25,6 +25,7 @@ PROVIDER = Provider(
         accelerator_type="mlx.backends.vertex.machines:accelerator_type",
     ),
     # Cloud Logging allows 60 reads a minute per project: followers poll every 5 s.
+    runtime_adapter="mlx.runtime.vertex",
     pacing=Pacing(
         poll=5.0,
         log_poll=5.0,

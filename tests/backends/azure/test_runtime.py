@@ -93,6 +93,7 @@ def _config(tmp_path: Path, **extra: Any) -> dict[str, Any]:
     return {
         "job_id": "az-1",
         "provider": "azure",
+        "adapter": "mlx.runtime.azure",
         "model_dir": str(tmp_path / "model"),
         "checkpoint_dir": str(tmp_path / "ckpt"),
         "output_dir": str(tmp_path / "out"),

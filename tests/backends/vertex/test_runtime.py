@@ -53,6 +53,7 @@ def runtime_config(tmp_path: Path, **extra: Any) -> dict[str, Any]:
     """A Vertex runtime config whose dirs are in ``tmp_path`` (no AIP_* variables here)."""
     return {
         "provider": "vertex",
+        "adapter": "mlx.runtime.vertex",
         "model_dir": str(tmp_path / "model"),
         "checkpoint_dir": str(tmp_path / "ckpt"),
         "output_dir": str(tmp_path / "out"),
