@@ -1,4 +1,5 @@
-"""Packs ``mlx.runtime`` into one zipapp that any Python 3.8+ in any image can run.
+"""Packs ``mlx.runtime``, and each registered provider's platform adapter
+(``Provider.runtime_adapter``), into one zipapp that any Python 3.8+ in any image can run.
 
 The archive is byte-for-byte reproducible (fixed timestamps, sorted entries), so its
 SHA-256 names it: a cloud backend uploads it once per mlx version, and local jobs run the
@@ -21,12 +22,15 @@ _MAIN = b"import sys\nfrom mlx.runtime.bootstrap import main\nsys.exit(main())\n
 
 @functools.lru_cache(maxsize=1)
 def bootstrap_bytes() -> bytes:
-    """The zipapp's bytes: ``mlx/__init__.py`` (empty), ``mlx/runtime/*.py``, ``__main__.py``."""
+    """The zipapp's bytes: ``mlx/__init__.py`` (empty), ``mlx/runtime/*.py``, the platform
+    adapters (their packages' ``__init__.py`` empty), ``__main__.py``."""
     runtime_dir = Path(mlx.runtime.__file__).parent
     files = {"__main__.py": _MAIN, "mlx/__init__.py": b""}
     for source in sorted(runtime_dir.glob("*.py")):
         if source.name != "__main__.py":
             files[f"mlx/runtime/{source.name}"] = source.read_bytes()
+    for module in _adapter_modules():
+        files.update(_module_files(module))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(files):
@@ -35,6 +39,26 @@ def bootstrap_bytes() -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, files[name])
     return b"#!/usr/bin/env python3\n" + buffer.getvalue()
+
+
+def _adapter_modules() -> list[str]:
+    from mlx.providers import providers
+
+    return sorted({p.runtime_adapter for p in providers() if p.runtime_adapter})
+
+
+def _module_files(module: str) -> dict[str, bytes]:
+    """``module``'s source at its package path, with empty ``__init__.py`` above it (the
+    packages' own ``__init__`` may import what the job's image does not have)."""
+    import importlib.util
+
+    found = importlib.util.find_spec(module)
+    if found is None or not found.origin:
+        raise ImportError(f"platform adapter {module!r} not found", name=module)
+    parts = module.split(".")
+    files = {"/".join(parts[:i]) + "/__init__.py": b"" for i in range(1, len(parts))}
+    files["/".join(parts) + ".py"] = Path(found.origin).read_bytes()
+    return files
 
 
 def bootstrap_path(cache_dir: Path, *, write: bool = True) -> Path:

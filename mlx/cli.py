@@ -249,7 +249,9 @@ def main() -> None:
     """Entry point: runs the app, shows ``MlxError`` as one clean message, maps exit codes."""
     # Newer Typer vendors Click (typer._click) instead of depending on it, so its exception
     # classes are found through Typer's public ones rather than `import click`.
-    usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    usage_error: type[Exception] = next(
+        c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+    )
     try:
         code = app(standalone_mode=False)
     except typer.Abort:

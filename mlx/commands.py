@@ -260,8 +260,8 @@ def status(record: JobRecord, store: Store, as_json: bool) -> None:
         rows.append(("message", escape(record.message)))
     if record.exit_code is not None:
         rows.append(("exit code", str(record.exit_code)))
-    for name, value in record.metrics.items():
-        rows.append((f"metric {escape(name)}", f"{value:g}"))
+    for name, number in record.metrics.items():
+        rows.append((f"metric {escape(name)}", f"{number:g}"))
     rows.append(("artifacts", escape(record.artifacts_uri or "-")))
     for key, value in rows:
         table.add_row(f"[bold]{key}[/]", value)

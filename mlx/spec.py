@@ -35,7 +35,8 @@ NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 NAME_MAX = 50
 INPUT_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-URI_SCHEMES = ("s3", "gs", "azureml", "wasbs", "abfss", "https", "http", "file")
+# Schemes every provider reads; each provider adds its own stores' (``Provider.uri_schemes``).
+COMMON_URI_SCHEMES = ("https", "http", "file")
 OUTPUT_KINDS = ("model", "checkpoints", "output")
 NUMBER_RE = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
 
@@ -305,10 +306,10 @@ class JobSpec(StrictModel):
                     f"`_` or `-`"
                 )
             scheme = uri_scheme(uri)
-            if scheme and scheme not in URI_SCHEMES:
+            if scheme and scheme not in uri_schemes():
                 raise ValueError(
                     f"`{name}`: unsupported URI scheme {scheme}:// "
-                    f"(supported: {', '.join(URI_SCHEMES)} or a local path)"
+                    f"(supported: {', '.join(uri_schemes())} or a local path)"
                 )
         return value
 
@@ -392,17 +393,14 @@ def spec_model() -> type[JobSpec]:
 
     blocks: dict[str, Any] = {}
     for provider in providers.providers():
-        model = provider.settings_model()
-        if model is not None:
-            blocks[provider.name] = (model, Field(default_factory=model))
-    names = tuple(providers.names())
-    return create_model(  # type: ignore[call-overload, no-any-return]
-        "JobSpec",
-        __base__=JobSpec,
-        __module__=__name__,
-        provider=(Literal[names], Field(providers.default_name(), description=_PROVIDER_HELP)),
-        **blocks,
-    )
+        settings = provider.settings_model()
+        if settings is not None:
+            blocks[provider.name] = (settings, Field(default_factory=settings))
+    # Literal[("a", "b")] is Literal["a", "b"]: pydantic names the allowed values in errors.
+    allowed: Any = Literal[tuple(providers.names())]
+    blocks["provider"] = (allowed, Field(providers.default_name(), description=_PROVIDER_HELP))
+    model: type[JobSpec] = create_model("JobSpec", __base__=JobSpec, __module__=__name__, **blocks)
+    return model
 
 
 _PROVIDER_HELP = "where the job runs (--provider wins)"
@@ -417,6 +415,14 @@ def _default_provider() -> str:
 def forget_models() -> None:
     """Build ``spec_model`` anew on next use (the registry changed)."""
     spec_model.cache_clear()
+
+
+def uri_schemes() -> tuple[str, ...]:
+    """The URI schemes an input may use: the registered providers' own, then the common."""
+    from mlx import providers
+
+    own = (scheme for p in providers.providers() for scheme in p.uri_schemes)
+    return tuple(dict.fromkeys((*own, *COMMON_URI_SCHEMES)))
 
 
 def settings_blocks() -> tuple[str, ...]:

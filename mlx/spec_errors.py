@@ -77,7 +77,7 @@ def _is_field_name(part: Any) -> bool:
     return isinstance(part, str) and "[" not in part and not part.startswith("function-")
 
 
-def _describe(item: dict[str, Any], path: tuple[Any, ...], model: type[BaseModel]) -> str:
+def _describe(item: Any, path: tuple[Any, ...], model: type[BaseModel]) -> str:
     kind = item["type"]
     if kind == "extra_forbidden":
         return _unknown_field(path, model)

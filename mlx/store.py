@@ -255,7 +255,8 @@ class Store:
         limit: Optional[int] = None,
     ) -> list[JobRecord]:
         """Jobs, newest first, filtered in SQL (indexed on provider, state and time)."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if parent_id is not None:
             where.append("parent_id = ?")
             params.append(parent_id)

@@ -16,6 +16,7 @@ import socket
 import sys
 import time
 from dataclasses import replace
+from typing import Any
 
 from mlx import providers
 from mlx.errors import BackendError, MlxError, SpecError
@@ -30,7 +31,7 @@ SUBMIT_TIMEOUT = 6 * 3600.0
 
 def record_submission(record: JobRecord, submission: Submission, store: Store) -> JobRecord:
     """Save what the provider said when it accepted ``record``'s job."""
-    changes = {
+    changes: dict[str, Any] = {
         "native_id": submission.native_id,
         "artifacts_uri": submission.artifacts_uri,
         "location": submission.location,

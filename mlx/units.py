@@ -58,7 +58,7 @@ class AcceleratorRequest(NamedTuple):
     """What ``resources.accelerator`` asks for: a canonical type and a count per node."""
 
     type: str
-    count: int
+    count: int  # type: ignore[assignment]  # a field, where tuple has a method of that name
 
     def __str__(self) -> str:
         return f"{self.type}:{self.count}"

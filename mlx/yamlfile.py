@@ -26,13 +26,13 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Base = yaml.SafeLoader
 
 
-class _Loader(_Base):  # type: ignore[misc, valid-type]
+class _Loader(_Base):
     """SafeLoader with YAML 1.2 booleans: only true/false, so `off:` or `optimizer: no`
     stay strings instead of silently becoming False (the YAML 1.1 "Norway problem")."""
 
     yaml_implicit_resolvers = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-        for first, resolvers in _Base.yaml_implicit_resolvers.items()
+        for first, resolvers in _Base.yaml_implicit_resolvers.items()  # type: ignore[attr-defined]
     }
 
 

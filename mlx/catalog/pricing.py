@@ -91,7 +91,7 @@ def estimate(provider: str, resources: Any) -> PriceRow:
     nodes = int(resources.nodes or 1)
     spot = bool(resources.spot)
     hours = resources.max_runtime_seconds / 3600 if resources.max_runtime_seconds else None
-    meta = {
+    meta: dict[str, Any] = {
         "currency": catalog.currency,
         "region": catalog.region,
         "price_source": catalog.source,
@@ -252,7 +252,7 @@ def _error_row(
     nodes: int,
     spot: bool,
     hours: Optional[float],
-    meta: dict[str, str],
+    meta: dict[str, Any],
 ) -> PriceRow:
     return PriceRow(
         provider=provider,

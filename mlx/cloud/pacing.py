@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from mlx.errors import MlxError
 
@@ -66,9 +67,9 @@ def _apply(defaults: Pacing, knob: str) -> Pacing:
     return dataclasses.replace(defaults, **_parse(knob)) if knob.strip() else defaults
 
 
-def _parse(knob: str) -> dict[str, float]:
+def _parse(knob: str) -> dict[str, Any]:
     fields = {f.name: f.type for f in dataclasses.fields(Pacing)}
-    values: dict[str, float] = {}
+    values: dict[str, Any] = {}
     for item in (part.strip() for part in knob.split(",")):
         if item == "fast":
             values.update(FAST)

@@ -23,13 +23,15 @@ import sys
 from typing import Any, Optional
 
 from mlx.runtime.argv import decode_from_sagemaker, render_args
-from mlx.runtime.azure import PLACED_KINDS, apply_placed
 from mlx.runtime.contract import job_environment
 from mlx.runtime.metrics import MetricParser, make_reporters, warn
-from mlx.runtime.vertex import cluster_nodes
 
 SAGEMAKER_HPS = "/opt/ml/input/config/hyperparameters.json"
 
+
+# Values a platform substitutes into the bootstrap's command line (Azure ML's
+# ``${{inputs.x}}``); the platform adapter folds them into the config (``apply_placed``).
+PLACED_KINDS = ("input", "output", "hp")
 
 _USAGE = (
     "usage: bootstrap (--config FILE | --config-env VARIABLE) "
@@ -41,7 +43,7 @@ def _parse_args(argv: list[str]) -> tuple[tuple[str, str], list[tuple[str, str, 
     """``((--config or --config-env, its value), placed options, command)``.
 
     ``--input``/``--output``/``--hp NAME=VALUE`` carry what the platform substitutes into
-    the command line (Azure ML's ``${{inputs.x}}``; see ``azure.py``).
+    the command line (Azure ML's ``${{inputs.x}}``), folded in by the platform adapter.
     """
     split = argv.index("--") if "--" in argv else len(argv)
     options, command = argv[:split], argv[split + 1 :]
@@ -101,8 +103,8 @@ def node_info(config: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]
     From the launcher's variables (local), else the platform's resource config (SageMaker's
     ``resourceconfig.json``: ``current_host`` and ``hosts``), else the runtime config.
     """
-    # SageMaker's resourceconfig.json, else Vertex's CLUSTER_SPEC variable.
-    info = _resource_config(config.get("resource_config")) or cluster_nodes(environ)
+    # SageMaker's resourceconfig.json; other platforms' adapters put it in the config.
+    info = _resource_config(config.get("resource_config"))
     result = {
         "num_nodes": int(
             _first(environ.get("MLX_NUM_NODES"), info.get("num_nodes"), config.get("num_nodes"), 1)
@@ -111,8 +113,9 @@ def node_info(config: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]
             _first(environ.get("MLX_NODE_RANK"), info.get("node_rank"), config.get("node_rank"), 0)
         ),
     }
-    if info.get("hosts"):
-        result["hosts"] = info["hosts"]
+    hosts = info.get("hosts") or config.get("hosts")
+    if hosts:
+        result["hosts"] = hosts
     return result
 
 
@@ -137,8 +140,9 @@ def platform_adapter(config: dict[str, Any]) -> Any:
     """The platform adapter the runtime config names (``adapter``: a module of this
     zipapp, chosen by the provider that wrote the config), or None.
 
-    An adapter has ``adapt_job(config, command, environ) -> (config, command)`` and
-    ``reporters(config) -> list of Reporter``.
+    An adapter has ``adapt_job(config, command, environ) -> (config, command)``,
+    ``reporters(config) -> list of Reporter`` and, where the platform substitutes values
+    into the command line, ``apply_placed(config, placed) -> config``.
     """
     name = config.get("adapter")
     if not name:
@@ -237,7 +241,12 @@ def run(
 
 def main(argv: Optional[list[str]] = None) -> int:
     source, placed, command = _parse_args(list(sys.argv[1:] if argv is None else argv))
-    config = apply_placed(_load_config(source), placed) if placed else _load_config(source)
+    config = _load_config(source)
+    if placed:
+        adapter = platform_adapter(config)
+        if adapter is None or not hasattr(adapter, "apply_placed"):
+            raise SystemExit(_USAGE + " (--input/--output/--hp need a platform adapter)")
+        config = adapter.apply_placed(config, placed)
     command = command or list(config.get("command") or [])
     if not command:
         raise SystemExit(_USAGE + " (the config has no command)")

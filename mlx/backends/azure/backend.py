@@ -8,12 +8,11 @@ the run's prefix in the workspace's artifact store (see ``layout``).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
-from mlx.backends.azure import artifacts, clients, logs, runs, staging
+from mlx.backends.azure import clients, logs, runs, staging
 from mlx.backends.azure.layout import (
     ARTIFACT_STORE,
     TAG,
@@ -21,12 +20,16 @@ from mlx.backends.azure.layout import (
     artifacts_uri,
     log_prefix,
 )
+from mlx.backends.azure.objects import BlobStore, local_md5
 from mlx.backends.azure.render import command_job, processes_per_node
-from mlx.backends.azure.settings import Workspace, compute_for, workspace_for
+from mlx.backends.azure.settings import Workspace, compute_for, settings_of, workspace_for
 from mlx.backends.azure.states import job_status, state_of
 from mlx.backends.azure.sweep import runtime_space, sweep_job, trial_params
 from mlx.backends.base import Backend
 from mlx.backends.common import masked_secrets, resolve_secrets
+from mlx.cloud.clients import ClientCache, environment
+from mlx.cloud.follow import follow
+from mlx.cloud.objects import list_under
 from mlx.model import (
     Artifact,
     JobRecord,
@@ -41,9 +44,16 @@ from mlx.model import (
 from mlx.settings import mlx_home
 from mlx.spec import JobSpec, spec_from_record
 
+# Environment variables that pick an endpoint or a credential: mlx's endpoint settings,
+# and what DefaultAzureCredential reads (service principal, authority, managed identity).
+_ENVIRONMENT = ("MLX_AZURE_", "AZURE_", "IDENTITY_", "MSI_")
+
 
 class AzureBackend(Backend):
     name = "azure"
+
+    def __init__(self) -> None:
+        self._clients: ClientCache[Any] = ClientCache()
 
     @property
     def cache(self) -> Path:
@@ -51,13 +61,20 @@ class AzureBackend(Backend):
 
     # -- clients -----------------------------------------------------------------------
 
-    @functools.lru_cache(maxsize=8)  # noqa: B019 - one backend per mlx command
     def ml(self, workspace: Workspace) -> Any:
-        return clients.ml_client(workspace, self.pacing)
+        """The ``MLClient`` for ``workspace``, made once per workspace, retry settings and
+        endpoint/credential environment."""
+        pacing = self.pacing
+        key = ("ml", workspace, pacing, environment(*_ENVIRONMENT))
+        return self._clients.get(key, lambda: clients.ml_client(workspace, pacing))
 
-    @functools.lru_cache(maxsize=8)  # noqa: B019
     def container(self, workspace: Workspace, datastore: str) -> Any:
-        return clients.container_client(self.ml(workspace), datastore, self.pacing)
+        """The ``ContainerClient`` for ``datastore``'s container, made once (as ``ml``)."""
+        pacing = self.pacing
+        key = ("container", workspace, datastore, pacing, environment(*_ENVIRONMENT))
+        return self._clients.get(
+            key, lambda: clients.container_client(self.ml(workspace), datastore, pacing)
+        )
 
     def _ml_for(self, record: JobRecord) -> Any:
         return self.ml(Workspace.from_location(record.location))
@@ -75,7 +92,8 @@ class AzureBackend(Backend):
     ) -> dict[str, Any]:
         """``build``'s document; ``code`` is the snapshot (translate: the user's dir)."""
         code = code or staging.code_path(spec, self.cache)
-        return build(spec, job_id, compute=compute_for(spec.azure), code=str(code), secrets=secrets)
+        compute = compute_for(settings_of(spec))
+        return build(spec, job_id, compute=compute, code=str(code), secrets=secrets)
 
     def submit(self, spec: JobSpec, job_id: str) -> Submission:
         return self._submit(spec, job_id, command_job)
@@ -85,17 +103,17 @@ class AzureBackend(Backend):
 
     def _submit(self, spec: JobSpec, job_id: str, build: Any) -> Submission:
         secrets = resolve_secrets(spec)  # at submit only; a missing one fails before any call
-        workspace = workspace_for(spec.azure)
+        workspace = workspace_for(settings_of(spec))
         ml = self.ml(workspace)
         _check_cluster(ml, spec)
         with staging.snapshot(spec, self.cache) as code:
             document = self._document(spec, job_id, build, secrets, code=code)
             job = staging.create(ml, document)
-        location = {**workspace.location(), "datastore": spec.azure.datastore}
+        location = {**workspace.location(), "datastore": settings_of(spec).datastore}
         studio = getattr(job, "studio_url", None)
         return Submission(
             native_id=job_id,
-            artifacts_uri=artifacts_uri(spec.azure.datastore, job_id),
+            artifacts_uri=artifacts_uri(settings_of(spec).datastore, job_id),
             location=location,
             info={"studio_url": studio} if studio else {},
         )
@@ -103,14 +121,13 @@ class AzureBackend(Backend):
     def find_by_mlx_id(self, record: JobRecord) -> Optional[Submission]:
         """The job is named after its mlx id (and tagged with it): a GET by name finds it."""
         spec = _spec_of(record)
-        workspace = workspace_for(spec.azure)
-        job = staging.find(self.ml(workspace), record.id)
-        if job is None or (job.tags or {}).get(TAG) != record.id:
+        workspace = workspace_for(settings_of(spec))
+        if staging.find(self.ml(workspace), record.id) is None:
             return None
         return Submission(
             native_id=record.id,
-            artifacts_uri=artifacts_uri(spec.azure.datastore, record.id),
-            location={**workspace.location(), "datastore": spec.azure.datastore},
+            artifacts_uri=artifacts_uri(settings_of(spec).datastore, record.id),
+            location={**workspace.location(), "datastore": settings_of(spec).datastore},
         )
 
     # -- state -------------------------------------------------------------------------
@@ -174,31 +191,39 @@ class AzureBackend(Backend):
             self.container(workspace, ARTIFACT_STORE),
             log_prefix(record.native_id or record.id),
             processes_per_node(_spec_of(record)),
+            query,
         )
 
         def ended() -> bool:
             return self.status(record).state.terminal
 
-        return logs.stream(reader, query, ended, self.pacing.log_poll)
+        # The blobs are read from their offsets, not by time: ``start`` only names the
+        # oldest line wanted, which the reader checks itself.
+        since = query.since if query.since is not None else 0.0
+        return follow(reader, query, ended, self.pacing, start=since)
 
     # -- artifacts ---------------------------------------------------------------------
 
-    def _artifacts(self, record: JobRecord) -> tuple[Any, str]:
+    def _artifacts(self, record: JobRecord) -> tuple[BlobStore, str]:
+        """The job's datastore container, and the job's prefix in it. Artifacts come
+        straight from the datastore: azure-ai-ml's ``jobs.download`` works only once a job
+        has ended and fetches everything."""
         workspace = Workspace.from_location(record.location)
         datastore = record.location.get("datastore") or "workspaceblobstore"
-        return self.container(workspace, datastore), artifact_prefix(record.native_id or "")
+        store = BlobStore(self.container(workspace, datastore))
+        return store, artifact_prefix(record.native_id or "")
 
     def list_artifacts(self, record: JobRecord) -> list[Artifact]:
-        return artifacts.list_artifacts(*self._artifacts(record))
+        return list_under(*self._artifacts(record))
 
     def download(
         self, record: JobRecord, artifact: Artifact, target: Path, progress: Progress
     ) -> None:
-        container, prefix = self._artifacts(record)
-        artifacts.download(container, prefix, artifact, target, progress)
+        store, prefix = self._artifacts(record)
+        store.download(prefix + artifact.path, target, progress, label=artifact.path)
 
     def local_checksum(self, path: Path, artifact: Artifact) -> Optional[str]:
-        return artifacts.local_md5(path)
+        return local_md5(path)
 
 
 def _error_of(ml: Any, name: str) -> Optional[str]:
@@ -218,7 +243,7 @@ def _check_cluster(ml: Any, spec: JobSpec) -> None:
     from mlx.console import warn
     from mlx.errors import BackendError, SpecError
 
-    compute = compute_for(spec.azure)
+    compute = compute_for(settings_of(spec))
     try:
         with clients.azure_errors(f"compute.get({compute})"):
             size = ml.compute.get(compute).size

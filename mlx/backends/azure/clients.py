@@ -116,7 +116,7 @@ def static_token_policy(token: str) -> Any:
     """
     from azure.core.pipeline.policies import SansIOHTTPPolicy
 
-    class StaticTokenPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
+    class StaticTokenPolicy(SansIOHTTPPolicy):
         def on_request(self, request: Any) -> None:
             request.context.options.pop("enforce_https", None)
             request.http_request.headers["Authorization"] = f"Bearer {token}"
@@ -188,10 +188,10 @@ def _storage_retry(pacing: Pacing) -> Any:
                 raise HttpResponseError("429 Too Many Requests", response=response.http_response)
             return response
 
-    class _ThrottledRetry(ExponentialRetry):  # type: ignore[misc]
+    class _ThrottledRetry(ExponentialRetry):
         # azure-storage-blob's is_retry() leaves 429 alone (azure/storage/blob/_shared/
         # policies.py); the pipeline sets `next` once, so the wrapper sits below the retry.
-        @property  # type: ignore[override]
+        @property
         def next(self) -> Any:
             return self._next
 
@@ -200,9 +200,10 @@ def _storage_retry(pacing: Pacing) -> Any:
             self._next = _RaiseThrottled(policy)
 
     backoff = pacing.retry_initial  # waits backoff, +2, +4, ... seconds (times backoff)
+    # The SDK annotates these as int; seconds as floats work (and tests need them short).
     return _ThrottledRetry(
-        initial_backoff=backoff,
-        increment_base=2 * backoff,
-        random_jitter_range=backoff / 2,
+        initial_backoff=backoff,  # type: ignore[arg-type]
+        increment_base=2 * backoff,  # type: ignore[arg-type]
+        random_jitter_range=backoff / 2,  # type: ignore[arg-type]
         retry_total=pacing.retry_attempts,  # as many as the jobs API (storage's default: 3)
     )

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections import deque
 from collections.abc import Iterator
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from mlx.backends.azure.clients import azure_errors
 from mlx.backends.azure.layout import LOG_DIRS
+from mlx.cloud.follow import Entry, WindowSource
 from mlx.logfiles import merge_by_time
 from mlx.model import LogLine, LogQuery
 
@@ -44,18 +44,41 @@ def place(name: str, per_node: int) -> Optional[tuple[int, Optional[int]]]:
     return rank, None
 
 
-class LogReader:
-    """The new lines of one run's log blobs, poll after poll."""
+class LogReader(WindowSource):
+    """The new lines of one run's log blobs, read after read, for ``mlx.cloud.follow``.
 
-    def __init__(self, container: Any, prefix: str, per_node: int) -> None:
+    A read is "what the blobs gained since the last read", whatever its window: lines are
+    never read twice, so they need no keys. ``--since`` and ``--node`` are applied here,
+    to the lines' times and places.
+    """
+
+    def __init__(self, container: Any, prefix: str, per_node: int, query: LogQuery) -> None:
         self.container, self.prefix, self.per_node = container, prefix, per_node
+        self.query = query
         self._offsets: dict[str, int] = {}
         self._partial: dict[str, bytes] = {}
-        self._dirs = LOG_DIRS
+        self._dirs: tuple[str, ...] = LOG_DIRS
+        self._first = True
 
-    def poll(self, *, first: bool = False, final: bool = False) -> list[LogLine]:
-        """Lines appended since the last poll, merged by time; ``final`` also returns a
+    def read(
+        self, start: float, end: Optional[float] = None, *, final: bool = False
+    ) -> Iterator[Entry]:
+        """Lines appended since the last read, merged by time; ``final`` also returns a
         last line that has no newline."""
+        lines = self._poll(first=self._first, final=final)
+        self._first = False
+        return (Entry(None, line.time, (line,)) for line in lines if self._wanted(line))
+
+    def newest(self, count: int, start: float, window: float) -> list[Entry]:
+        """Everything so far (the blobs hold no index by time); ``follow`` keeps the end."""
+        return list(self.read(start))
+
+    def _wanted(self, line: LogLine) -> bool:
+        if self.query.since is not None and line.time < self.query.since:
+            return False
+        return self.query.node is None or line.node == self.query.node
+
+    def _poll(self, *, first: bool, final: bool) -> list[LogLine]:
         now = time.time()
         batches = []
         for blob, where in self._blobs():
@@ -70,8 +93,8 @@ class LogReader:
         for directory in self._dirs:
             with azure_errors("listing log files"):
                 listed = list(self.container.list_blobs(name_starts_with=self.prefix + directory))
-            found = [(b, place(b.name[len(self.prefix) :], self.per_node)) for b in listed]
-            found = [(b, where) for b, where in found if where is not None]
+            placed = [(b, place(b.name[len(self.prefix) :], self.per_node)) for b in listed]
+            found = [(b, where) for b, where in placed if where is not None]
             if found:
                 self._dirs = (directory,)
                 return sorted(found, key=lambda item: item[1][0] * 10_000 + (item[1][1] or 0))
@@ -93,29 +116,3 @@ class LogReader:
             complete, rest = [*complete, rest], b""
         self._partial[name] = rest
         return [raw.decode("utf-8", "replace").rstrip("\r") for raw in complete]
-
-
-def stream(
-    reader: LogReader,
-    query: LogQuery,
-    ended: Callable[[], bool],
-    poll_seconds: float,
-) -> Iterator[LogLine]:
-    """The history (``--since``, ``--node``, ``--tail``), then with ``query.follow`` new lines
-    until the job ends; the poll after the end drains what the last processes wrote."""
-    history = [line for line in reader.poll(first=True) if _wanted(line, query)]
-    if query.tail is not None:
-        history = list(deque(history, maxlen=query.tail))
-    yield from history
-    while query.follow:
-        done = ended()
-        yield from (line for line in reader.poll(final=done) if _wanted(line, query))
-        if done:
-            return
-        time.sleep(poll_seconds)
-
-
-def _wanted(line: LogLine, query: LogQuery) -> bool:
-    if query.since is not None and line.time < query.since:
-        return False
-    return query.node is None or line.node == query.node

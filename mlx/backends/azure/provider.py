@@ -19,9 +19,10 @@ PROVIDER = Provider(
     credentials="mlx.backends.azure.provider:find_credentials",
     login_hint="az login",
     rank=30,
+    uri_schemes=("azureml", "wasbs", "abfss"),
     capabilities=frozenset({Capability.TUNING, Capability.NEEDS_IMAGE}),
     machines=Machines(catalog="mlx.catalog:data/azure.csv"),
-    runtime_adapter="mlx.runtime.azure",
+    runtime_adapter="mlx.backends.azure.in_job",
     pacing=Pacing(
         poll=5.0,  # job state (ARM GET jobs)
         log_poll=2.0,  # log blob listings

@@ -27,6 +27,7 @@ from mlx.backends.azure.layout import (
     artifacts_uri,
     azure_keys,
 )
+from mlx.backends.azure.settings import settings_of
 from mlx.backends.common import runtime_config as common_runtime_config
 from mlx.errors import SpecError
 from mlx.spec import OUTPUT_KINDS, JobSpec, uri_scheme
@@ -136,10 +137,9 @@ def environment(spec: JobSpec, secrets: dict[str, str], runtime: dict[str, Any])
 def data(spec: JobSpec, input_keys: dict[str, str], owner: str) -> dict[str, Any]:
     """``inputs`` and ``outputs``; ``owner`` names the output prefix (``mlx/<owner>/``)."""
     result: dict[str, Any] = {}
+    mode = settings_of(spec).input_mode
     if spec.inputs:
-        result["inputs"] = {
-            key: job_input(spec, name, spec.azure.input_mode) for name, key in input_keys.items()
-        }
+        result["inputs"] = {key: job_input(spec, name, mode) for name, key in input_keys.items()}
     result["outputs"] = {kind: job_output(spec, kind, owner) for kind in OUTPUT_KINDS}
     return result
 
@@ -169,12 +169,12 @@ def job_input(spec: JobSpec, name: str, mode: str) -> dict[str, Any]:
 
 def job_output(spec: JobSpec, kind: str, owner: str) -> dict[str, Any]:
     """A read-write mounted folder under ``mlx/<owner>/``, or the spec's azureml:// path."""
-    given = spec.outputs.get(kind)
+    given = spec.outputs.get(kind)  # type: ignore[call-overload]  # kind is one of OUTPUT_KINDS
     if given is not None and uri_scheme(given) != "azureml":
         raise SpecError(
             f"`outputs.{kind}`: Azure ML writes outputs to datastore paths (got {given})",
             hint="Give azureml://datastores/<name>/paths/<path>/, or leave it out: "
             f"artifacts go to mlx/<job>/{kind}/ on `azure.datastore`.",
         )
-    path = given or f"{artifacts_uri(spec.azure.datastore, owner)}{kind}/"
+    path = given or f"{artifacts_uri(settings_of(spec).datastore, owner)}{kind}/"
     return {"type": "uri_folder", "path": path, "mode": "rw_mount"}

@@ -41,7 +41,9 @@ def children(ml: Any, run_id: str) -> Iterator[dict[str, Any]]:
     path = _RUN_HISTORY.format(
         sub=scope.subscription_id, rg=scope.resource_group_name, ws=runs._workspace_name, run=run_id
     )
-    request = HttpRequest("GET", client.format_url(path), params={"api-version": "v1.0"})
+    request: Optional[HttpRequest] = HttpRequest(
+        "GET", client.format_url(path), params={"api-version": "v1.0"}
+    )
     while request is not None:
         with azure_errors(f"listing the trials of {run_id}"):
             response = client.send_request(request)

@@ -22,12 +22,15 @@ import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from pydantic import Field
 
 from mlx.errors import SpecError
 from mlx.spec_base import StrictModel
+
+if TYPE_CHECKING:
+    from mlx.spec import JobSpec
 
 _WORKSPACE_ENV = {
     "subscription_id": "MLX_AZURE_SUBSCRIPTION_ID",
@@ -57,6 +60,12 @@ class AzureSettings(StrictModel):
     early_termination: Literal["bandit", "median", "truncation"] = Field(
         "median", description="sweep policy when `tune.early_stopping` is on"
     )
+
+
+def settings_of(spec: JobSpec) -> AzureSettings:
+    """The spec's `azure:` block, typed."""
+    found = spec.provider_settings("azure")
+    return found if isinstance(found, AzureSettings) else AzureSettings()
 
 
 @dataclass(frozen=True)

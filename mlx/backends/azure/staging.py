@@ -21,6 +21,7 @@ from typing import Any, Optional
 from mlx.backends.azure.clients import azure_errors
 from mlx.backends.azure.layout import BOOTSTRAP, TAG
 from mlx.bootstrap_package import bootstrap_bytes, bootstrap_path
+from mlx.cloud.create import create_once
 from mlx.errors import BackendError
 from mlx.spec import JobSpec
 
@@ -93,31 +94,39 @@ def load(document: dict[str, Any]) -> Any:
 
 
 def create(ml: Any, document: dict[str, Any]) -> Any:
-    """Create the job once. The name is mlx's: azure-core retries a PUT whose answer was
-    lost with the same name (harmless); when every retry failed, a GET by name says
-    whether the job exists after all."""
+    """Create the job once (``mlx.cloud.create``). The name is mlx's: azure-core retries a
+    PUT whose answer was lost with the same name (harmless); when every retry failed, a
+    GET by name says whether the job exists after all."""
     job = load(document)
     name = document["name"]
-    try:
+    what = f"creating job {name}"
+
+    def put() -> Any:
         # The code upload prints a colour reset to stderr whatever show_progress says
         # (azure/ai/ml/_artifacts/_blob_storage_helper.py, `print(Fore.RESET + "\n")`).
-        with azure_errors(f"creating job {name}"), contextlib.redirect_stderr(io.StringIO()):
+        with azure_errors(what), contextlib.redirect_stderr(io.StringIO()):
             return ml.jobs.create_or_update(job)
-    except BackendError:  # not BackendUnavailable: without credentials, nothing was sent
-        existing = find(ml, name)
-        if existing is None or (existing.tags or {}).get(TAG) != name:
-            raise
-        return existing
+
+    return create_once(
+        what,
+        put,
+        lambda: find(ml, name),
+        # Not BackendUnavailable: without credentials, nothing was sent.
+        is_lost=lambda error: isinstance(error, BackendError),
+        attempts=1,  # azure-core's retries of the PUT were the attempts
+    )
 
 
 def find(ml: Any, name: str) -> Optional[Any]:
-    """The job named ``name``, or None when there is none (or it cannot be read now)."""
+    """The job that mlx created as ``name`` (it carries mlx's tag), or None when there is
+    none; raises when it cannot be read now."""
     from azure.core.exceptions import ResourceNotFoundError
 
     try:
         with azure_errors(f"jobs.get({name})"):  # missing credentials: BackendUnavailable
-            return ml.jobs.get(name)
+            job = ml.jobs.get(name)
     except BackendError as e:
         if isinstance(e.__cause__, ResourceNotFoundError):
             return None
         raise BackendError(f"job {name} may or may not have been created: {e}") from e
+    return job if (job.tags or {}).get(TAG) == name else None

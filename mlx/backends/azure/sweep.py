@@ -15,7 +15,7 @@ Azure ML's search-space rules, and what mlx does with each spec parameter:
   bootstrap takes ``exp`` of the value.
 
 The runtime config's ``search_space`` records each parameter's key and encoding; the
-bootstrap (``mlx.runtime.azure.sweep_value``) and ``trial_params`` decode values with it.
+bootstrap (``in_job.sweep_value``) and ``trial_params`` decode values with it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import math
 import re
 from typing import Any
 
+from mlx.backends.azure.in_job import sweep_value
 from mlx.backends.azure.layout import SCHEMAS, azure_keys
 from mlx.backends.azure.render import (
     command_line,
@@ -33,14 +34,14 @@ from mlx.backends.azure.render import (
     identity,
     runtime_config,
 )
+from mlx.backends.azure.settings import settings_of
 from mlx.runtime.argv import format_scalar
-from mlx.runtime.azure import sweep_value
 from mlx.spec import JobSpec, Parameter, Tune
 from mlx.tuning.space import grid_size, grid_values
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_.+-]+$")  # safe as bare command-line text
 _SAMPLING = {"bayesian": "bayesian", "random": "random", "grid": "grid", "hyperband": "random"}
-_POLICIES = {
+_POLICIES: dict[str, dict[str, Any]] = {
     "bandit": {"type": "bandit", "slack_factor": 0.1},
     "median": {"type": "median_stopping"},
     "truncation": {"type": "truncation_selection", "truncation_percentage": 20},
@@ -162,7 +163,7 @@ def early_termination(spec: JobSpec, tune: Tune) -> dict[str, Any] | None:
     Bayesian sampling cannot stop trials early on Azure (the service refuses a policy)."""
     if tune.algorithm == "bayesian" or not (tune.early_stopping or tune.algorithm == "hyperband"):
         return None
-    name = "bandit" if tune.algorithm == "hyperband" else spec.azure.early_termination
+    name = "bandit" if tune.algorithm == "hyperband" else settings_of(spec).early_termination
     return {**_POLICIES[name], "evaluation_interval": 1, "delay_evaluation": 2}
 
 

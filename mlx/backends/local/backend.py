@@ -136,7 +136,7 @@ class LocalBackend(Backend):
         return paths, downloads
 
     def _copy_outputs(self, spec: JobSpec) -> dict[str, str]:
-        copies = {}
+        copies: dict[str, str] = {}
         for kind, destination in spec.outputs.items():
             if destination is None:
                 continue

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from mlx.backends.sagemaker import archive
 from mlx.backends.sagemaker.clients import aws_errors
-from mlx.backends.sagemaker.layout import split_s3
+from mlx.backends.sagemaker.objects import S3Store
 from mlx.backends.sagemaker.settings import SageMakerSettings
 from mlx.backends.sagemaker.states import training_status
+from mlx.cloud.layout import split_uri
 from mlx.errors import MlxError
 from mlx.model import JobRecord
 
@@ -89,13 +90,14 @@ def pull_archive(
     from mlx.transfer import PullResult
 
     include, exclude = request
+    bucket, key = split_uri(uri)
     columns = (SpinnerColumn(), "{task.description}", DownloadColumn(), TransferSpeedColumn())
     quiet = not show_progress or not err.is_terminal  # no progress lines in logs and pipes
     with Progress(*columns, console=err, disable=quiet, transient=True) as progress:
         task = progress.add_task(f"Reading {uri.rsplit('/', 1)[-1]}", total=None)
         written, read = archive.extract(
-            s3,
-            split_s3(uri),
+            S3Store(s3, bucket),
+            key,
             include,
             exclude,
             dest,

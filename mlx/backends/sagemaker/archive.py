@@ -18,12 +18,14 @@ import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Callable, Optional
+from typing import IO, TYPE_CHECKING, Any, Callable, Optional
 
 from mlx import transfer
-from mlx.backends.sagemaker.clients import aws_errors
 from mlx.errors import MlxError
 from mlx.model import Artifact
+
+if TYPE_CHECKING:
+    from mlx.cloud.objects import ObjectStore
 
 _GLOB = re.compile(r"[*?\[]")
 CHUNK = 1 << 20
@@ -31,7 +33,7 @@ STREAM_READ = 32 << 10
 
 
 class CountingReader(io.RawIOBase):
-    """A read-only stream over a botocore body that counts the bytes it hands out."""
+    """A read-only stream over a store's object stream that counts the bytes it hands out."""
 
     def __init__(self, body: Any, on_read: Optional[Callable[[int], None]] = None) -> None:
         self.body, self.count, self.on_read = body, 0, on_read
@@ -50,17 +52,16 @@ class CountingReader(io.RawIOBase):
 
 @contextmanager
 def open_stream(
-    s3: Any, bucket: str, key: str, on_read: Optional[Callable[[int], None]] = None
+    store: ObjectStore, key: str, on_read: Optional[Callable[[int], None]] = None
 ) -> Iterator[tuple[tarfile.TarFile, CountingReader]]:
-    with aws_errors(f"reading s3://{bucket}/{key}"):
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    body = store.open(key)
     reader = CountingReader(body, on_read)
     try:
         # Small reads: stopping after a small member must not have read far past it.
         with tarfile.open(fileobj=reader, mode="r|*", bufsize=STREAM_READ) as archive:
             yield archive, reader
     except tarfile.TarError as e:
-        raise MlxError(f"s3://{bucket}/{key} is not a readable tar archive: {e}") from e
+        raise MlxError(f"{store.uri(key)} is not a readable tar archive: {e}") from e
     finally:
         body.close()  # without draining: stopping early must not read the rest
 
@@ -90,10 +91,10 @@ def unsafe(member: tarfile.TarInfo) -> Optional[str]:
     return None
 
 
-def list_members(s3: Any, bucket: str, key: str) -> list[Artifact]:
+def list_members(store: ObjectStore, key: str) -> list[Artifact]:
     """The archive's files (one full read: a tar has no index)."""
     found = []
-    with open_stream(s3, bucket, key) as (archive, _):
+    with open_stream(store, key) as (archive, _):
         for member in archive:
             if member.isfile():
                 found.append(Artifact(member_path(member), member.size, modified=member.mtime))
@@ -101,8 +102,8 @@ def list_members(s3: Any, bucket: str, key: str) -> list[Artifact]:
 
 
 def extract(
-    s3: Any,
-    source: tuple[str, str],
+    store: ObjectStore,
+    key: str,
     include: list[str],
     exclude: list[str],
     dest: Path,
@@ -113,7 +114,7 @@ def extract(
     if include and not _GLOB.search("".join(include)):
         exact = {p.strip("/") for p in include}
     written: list[str] = []
-    with open_stream(s3, *source, on_read) as (archive, reader):
+    with open_stream(store, key, on_read) as (archive, reader):
         for member in archive:
             path = member_path(member)
             if not transfer.wanted(path, include, exclude) or member.isdir():

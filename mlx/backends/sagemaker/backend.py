@@ -14,22 +14,28 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from mlx.backends.base import Backend
 from mlx.backends.common import masked_secrets, resolve_secrets
-from mlx.backends.sagemaker import adopt, archive, artifacts, staging
-from mlx.backends.sagemaker import layout as paths
+from mlx.backends.sagemaker import adopt, archive
 from mlx.backends.sagemaker.artifacts import ArtifactRoot
 from mlx.backends.sagemaker.clients import (
-    TRANSPORT_ERRORS,
     AwsClients,
-    as_mlx_error,
     aws_errors,
-    error_code,
+    is_in_use,
+    is_lost_answer,
+    is_not_found,
 )
-from mlx.backends.sagemaker.layout import Layout, split_s3
-from mlx.backends.sagemaker.logs import CloudWatchReader, Timing, stream_prefix
-from mlx.backends.sagemaker.render import Plan, training_plan
-from mlx.backends.sagemaker.settings import SageMakerSettings
+from mlx.backends.sagemaker.layout import Layout
+from mlx.backends.sagemaker.logs import CloudWatchReader, stream_prefix
+from mlx.backends.sagemaker.objects import S3Store, local_etag
+from mlx.backends.sagemaker.render import SageMakerPlan, training_plan
+from mlx.backends.sagemaker.settings import SageMakerSettings, settings_of
 from mlx.backends.sagemaker.states import training_status, tuning_status
 from mlx.backends.sagemaker.tuning import trial_status, tuning_plan
+from mlx.cloud.clients import ClientCache, environment
+from mlx.cloud.create import backoff, create_once
+from mlx.cloud.follow import follow
+from mlx.cloud.layout import split_uri
+from mlx.cloud.objects import list_under
+from mlx.cloud.plan import stage
 from mlx.errors import MlxError
 from mlx.model import (
     Artifact,
@@ -46,20 +52,27 @@ from mlx.spec import JobSpec
 if TYPE_CHECKING:
     from mlx.transfer import PullResult
 
-_IN_USE = ("ResourceInUse", "ResourceInUseException")
-
 
 class SageMakerBackend(Backend):
     name = "sagemaker"
 
+    def __init__(self) -> None:
+        self._clients: ClientCache[AwsClients] = ClientCache()
+
     # -- clients -----------------------------------------------------------------------
 
     def clients(self, settings: SageMakerSettings, region: Optional[str] = None) -> AwsClients:
-        return AwsClients(
-            region or settings.region,
-            settings.profile,
-            dict(settings.endpoints),
-            settings.max_attempts,
+        """The clients for these settings, made once: boto3 clients keep their connections.
+
+        Keyed by all that picks an endpoint or a credential: region, profile, endpoints,
+        retries, and the ``AWS_*`` variables boto3 reads (``AWS_ENDPOINT_URL``, keys...).
+        """
+        region = region or settings.region
+        endpoints = {str(service): url for service, url in settings.endpoints.items()}
+        key = (region, settings.profile, tuple(sorted(endpoints.items())), settings.max_attempts)
+        return self._clients.get(
+            (*key, environment("AWS_")),
+            lambda: AwsClients(region, settings.profile, endpoints, settings.max_attempts),
         )
 
     def record_clients(self, record: JobRecord) -> AwsClients:
@@ -81,7 +94,7 @@ class SageMakerBackend(Backend):
         self._create(
             f"CreateTrainingJob {job_id}",
             lambda: sm.create_training_job(**plan.request),
-            lambda: _found(lambda: sm.describe_training_job(TrainingJobName=job_id)),
+            lambda: _describe(sm, job_id, tuning=False),
         )
         return _submission(job_id, plan.layout, aws)
 
@@ -89,56 +102,38 @@ class SageMakerBackend(Backend):
         plan = tuning_plan(spec, job_id, resolve_secrets(spec))
         aws = self._prepare(spec, plan)
         sm, name = aws.sagemaker, plan.request["HyperParameterTuningJobName"]
-        bootstrap, runtime = paths.BOOTSTRAP_PATH, paths.RUNTIME_PATH
-        staging.put_bytes(
-            aws.s3,
-            plan.layout.staging_uri + paths.TOOLKIT_ARCHIVE,
-            staging.toolkit_archive(bootstrap, runtime),
-        )
         self._create(
             f"CreateHyperParameterTuningJob {name}",
             lambda: sm.create_hyper_parameter_tuning_job(**plan.request),
-            lambda: _found(
-                lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
-            ),
+            lambda: _describe(sm, name, tuning=True),
         )
         return _submission(name, plan.layout, aws)
 
-    def _prepare(self, spec: JobSpec, plan: Plan) -> AwsClients:
+    def _prepare(self, spec: JobSpec, plan: SageMakerPlan) -> AwsClients:
         """Warn about the instance choice, then stage inputs, code, bootstrap and config."""
-        from mlx.bootstrap_package import bootstrap_bytes
         from mlx.console import warn
 
         for warning in plan.warnings:
             warn(warning)
-        aws = self.clients(spec.sagemaker, plan.region)
-        for upload in plan.uploads:
-            staging.upload_once(aws.s3, upload)
-        staging.put_bytes(aws.s3, plan.layout.staging_uri + paths.BOOTSTRAP_NAME, bootstrap_bytes())
-        staging.put_json(aws.s3, plan.layout.staging_uri + paths.RUNTIME_NAME, plan.runtime)
+        aws = self.clients(settings_of(spec), plan.target)
+        stage(S3Store(aws.s3, plan.layout.bucket), plan)
         return aws
 
-    def _create(self, what: str, create: Callable[[], Any], exists: Callable[[], bool]) -> None:
-        """``create`` a job by its unique name; a lost answer is settled by ``exists``."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        attempts = self.pacing.create_attempts
-        for attempt in range(attempts):
-            try:
-                create()
-                return
-            except ClientError as e:
-                # botocore retried a create that had reached SageMaker: the job is ours.
-                if error_code(e) in _IN_USE and exists():
-                    return
-                raise as_mlx_error(e, what) from e
-            except BotoCoreError as e:
-                if type(e).__name__ not in TRANSPORT_ERRORS:
-                    raise as_mlx_error(e, what) from e
-                if exists():
-                    return
-                if attempt == attempts - 1:
-                    raise as_mlx_error(e, what) from e
+    def _create(self, what: str, create: Callable[[], Any], find: Callable[[], Any]) -> None:
+        """``create`` a job by its unique name, once (``mlx.cloud.create``): after a dropped
+        connection or a timeout, or botocore's retry answering ``ResourceInUse``, ``find``
+        (a describe by name) settles whether the job exists."""
+        pacing = self.pacing
+        with aws_errors(what):
+            create_once(
+                what,
+                create,
+                find,
+                is_lost=is_lost_answer,
+                exists=is_in_use,
+                attempts=pacing.create_attempts,
+                delay=backoff(pacing),
+            )
 
     # -- state -------------------------------------------------------------------------
 
@@ -185,16 +180,10 @@ class SageMakerBackend(Backend):
         from mlx.spec import spec_from_record
 
         spec = spec_from_record(record.spec, record.info["base_dir"], record.info["source"])
-        aws = self.clients(spec.sagemaker)
+        aws = self.clients(settings_of(spec))
         sm, tuning = aws.sagemaker, record.kind == "tuning"
         name = tuning_name(record.id) if tuning else record.id
-        with aws_errors(f"looking up {name} after mlx stopped"):
-            if tuning:
-                found = _found(
-                    lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
-                )
-            else:
-                found = _found(lambda: sm.describe_training_job(TrainingJobName=name))
+        found = _describe(sm, name, tuning=tuning)
         return _submission(name, layout_for(spec, record.id), aws) if found else None
 
     # -- logs --------------------------------------------------------------------------
@@ -207,26 +196,20 @@ class SageMakerBackend(Backend):
             )
         aws = self.record_clients(record)
         prefix = stream_prefix(record.native_id or record.id, query.node)
-        pacing = self.pacing
-        timing = Timing(
-            poll=pacing.log_poll,
-            max_poll=pacing.log_max_poll,
-            hold=pacing.log_hold,
-            overlap=pacing.log_overlap,
-            tail_window=pacing.log_tail_window,
-        )
-        reader = CloudWatchReader(aws.logs, prefix, timing)
-        yield from reader.lines(
+        yield from follow(
+            CloudWatchReader(aws.logs, prefix),
             query,
             lambda: self.status(record).state.terminal,
-            lower=record.created_at - 3600,  # clocks differ; CloudWatch keeps event times
+            self.pacing,
+            # Clocks differ, and CloudWatch keeps the nodes' event times.
+            start=query.since if query.since is not None else record.created_at - 3600,
         )
 
     # -- artifacts ---------------------------------------------------------------------
 
     def artifact_root(self, record: JobRecord) -> ArtifactRoot:
         if record.info.get("adopted"):  # an uncompressed model: the model prefix itself
-            bucket, key = split_s3(adopt.model_uri(self, record))
+            bucket, key = split_uri(adopt.model_uri(self, record))
             return ArtifactRoot(bucket, key.rstrip("/") + "/", "")
         owner = record.parent_id if record.kind == "trial" else record.id
         location = record.location
@@ -241,22 +224,23 @@ class SageMakerBackend(Backend):
         s3 = self.record_clients(record).s3
         uri = self._archive(record)
         if uri:
-            return archive.list_members(s3, *split_s3(uri))
-        return artifacts.list_artifacts(s3, self.artifact_root(record))
+            bucket, key = split_uri(uri)
+            return archive.list_members(S3Store(s3, bucket), key)
+        where = self.artifact_root(record)
+        return list_under(S3Store(s3, where.bucket), where.root, where.path_of)
 
     def download(
         self, record: JobRecord, artifact: Artifact, target: Path, progress: Progress
     ) -> None:
         where = self.artifact_root(record)
-        s3 = self.record_clients(record).s3
-        key = where.key_of(artifact.path)
-        if not artifacts.download(s3, where.bucket, key, target, progress, artifact.checksum):
+        store = S3Store(self.record_clients(record).s3, where.bucket)
+        if not store.download(where.key_of(artifact.path), target, progress, artifact.checksum):
             self._opaque_etags.add(target)  # encrypted: its ETag says nothing of the bytes
 
     def local_checksum(self, path: Path, artifact: Artifact) -> Optional[str]:
         if not artifact.checksum or path in self._opaque_etags:
             return None
-        return artifacts.local_etag(path, artifact.checksum)
+        return local_etag(path, artifact.checksum)
 
     @functools.cached_property
     def _opaque_etags(self) -> set[Path]:
@@ -285,18 +269,21 @@ class SageMakerBackend(Backend):
         return uri if adopt.is_archive(uri) else None
 
 
-def _found(describe: Callable[[], Any]) -> bool:
+def _describe(sm: Any, name: str, *, tuning: bool) -> Optional[dict[str, Any]]:
+    """The job named ``name`` (mlx's id), or None when SageMaker has none: how a create
+    whose answer was lost, and a submit that mlx did not live to record, are settled."""
     from botocore.exceptions import ClientError
 
-    from mlx.backends.sagemaker.clients import is_not_found
-
-    try:
-        describe()
-    except ClientError as e:
-        if is_not_found(e):
-            return False
-        raise as_mlx_error(e, "looking the job up after a lost answer") from e
-    return True
+    call = "DescribeHyperParameterTuningJob" if tuning else "DescribeTrainingJob"
+    with aws_errors(f"{call} {name}"):
+        try:
+            if tuning:
+                return sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+            return sm.describe_training_job(TrainingJobName=name)
+        except ClientError as e:
+            if is_not_found(e):
+                return None
+            raise
 
 
 def _submission(native_id: str, where: Layout, aws: AwsClients) -> Submission:

@@ -23,6 +23,8 @@ CREDENTIALS_HINT = "Run `aws configure` or set AWS_PROFILE"
 _NOT_FOUND = ("ResourceNotFound", "ResourceNotFoundException", "NoSuchKey", "404")
 # Transport failures after which a create call may or may not have reached SageMaker.
 TRANSPORT_ERRORS = ("ReadTimeoutError", "ConnectionClosedError", "EndpointConnectionError")
+# A create answered so after botocore retried it: the first try had reached SageMaker.
+_IN_USE = ("ResourceInUse", "ResourceInUseException")
 
 
 class AwsClients:
@@ -105,6 +107,20 @@ class AwsClients:
 def error_code(error: BaseException) -> str:
     response = getattr(error, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
+
+
+def is_lost_answer(error: BaseException) -> bool:
+    """Whether a create that raised ``error`` may have reached SageMaker anyway."""
+    from botocore.exceptions import BotoCoreError
+
+    return isinstance(error, BotoCoreError) and type(error).__name__ in TRANSPORT_ERRORS
+
+
+def is_in_use(error: BaseException) -> bool:
+    """Whether ``error`` says a job of that name exists (a retried create had arrived)."""
+    from botocore.exceptions import ClientError
+
+    return isinstance(error, ClientError) and error_code(error) in _IN_USE
 
 
 def is_not_found(error: BaseException) -> bool:

@@ -14,14 +14,13 @@ under ``s3://<bucket>/<prefix>/inputs/<sha256>/``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from mlx.cloud import layout as cloud_layout
+from mlx.cloud.layout import BOOTSTRAP_NAME, RUNTIME_NAME
 
 CHANNELS_DIR = "/opt/ml/input/data"
 BOOTSTRAP_CHANNEL = "mlx"
 CODE_CHANNEL = "code"
 RESERVED_CHANNELS = (BOOTSTRAP_CHANNEL, CODE_CHANNEL)
-BOOTSTRAP_NAME = "mlx-bootstrap.pyz"
-RUNTIME_NAME = "runtime.json"
 TOOLKIT_ARCHIVE = "sourcedir.tar.gz"
 STAGING = "_mlx"
 
@@ -51,39 +50,12 @@ ENTRYPOINT = [
 ]
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(cloud_layout.Layout):
     """The S3 locations of one job (or tuning job) in ``bucket`` under ``prefix``."""
 
-    bucket: str
-    prefix: str
-    job_id: str
-
-    def uri(self, *parts: str) -> str:
-        """``s3://bucket/prefix/<parts...>/`` (a prefix: trailing slash)."""
-        return f"s3://{self.bucket}/" + "".join(f"{p.strip('/')}/" for p in (self.prefix, *parts))
-
-    @property
-    def job_uri(self) -> str:
-        return self.uri(self.job_id)
-
-    @property
-    def job_key(self) -> str:
-        return f"{self.prefix}/{self.job_id}/"
-
-    @property
-    def staging_uri(self) -> str:
-        return self.uri(self.job_id, STAGING)
+    def __init__(self, bucket: str, prefix: str, job_id: str) -> None:
+        super().__init__("s3", bucket, prefix, job_id, STAGING)
 
     @property
     def checkpoints_uri(self) -> str:
         return self.uri(self.job_id, "checkpoints")
-
-    def input_uri(self, digest: str) -> str:
-        return self.uri("inputs", digest)
-
-
-def split_s3(uri: str) -> tuple[str, str]:
-    """``s3://bucket/a/b`` -> ``("bucket", "a/b")``."""
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    return bucket, key

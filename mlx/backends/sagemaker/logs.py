@@ -5,41 +5,29 @@ SageMaker writes one stream per node, ``<job>/algo-<N>-<epoch>``, to the group
 ``logStreamNamePrefix="<job>/"`` reads all of them interleaved by time, so a poll costs one
 call (plus pages) whatever the node count — not one ``GetLogEvents`` per stream.
 
-Following: CloudWatch may make an event visible after later ones (ingestion is not ordered
-across streams, and clocks differ), so each poll re-reads from a little before what was
-printed (``overlap``) and drops events already printed by ``eventId``; events newer than
-``hold`` seconds wait for the next poll, so a line is printed late rather than never. The
-poll interval is ``poll`` while lines arrive and grows to ``max_poll`` when idle. Following
-ends once the job is terminal and a final read finds nothing new.
+Following is ``mlx.cloud.follow``'s: CloudWatch may make an event visible after later ones
+(ingestion is not ordered across streams, and clocks differ), so each poll re-reads from a
+little before what was printed and drops events already printed by ``eventId``; events
+younger than ``Pacing.log_hold`` wait for the next poll, so a line is printed late rather
+than never; the poll interval grows while the job is quiet.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 import re
-import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from collections.abc import Iterator
+from typing import Any, Optional
 
 from mlx.backends.sagemaker.clients import aws_errors, error_code
-from mlx.model import LogLine, LogQuery
+from mlx.cloud.follow import Entry, WindowSource
+from mlx.model import LogLine
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 _NODE = re.compile(r"/algo-(\d+)-")
 Event = dict[str, Any]
-
-
-@dataclass
-class Timing:
-    """Follow cadence, in seconds (tests shorten them)."""
-
-    poll: float = 2.0
-    max_poll: float = 10.0
-    hold: float = 2.0
-    overlap: float = 30.0
-    tail_window: float = 60.0  # the first window --tail looks back over; then x4 each time
 
 
 def stream_prefix(job_name: str, node: Optional[int] = None) -> str:
@@ -81,30 +69,26 @@ def _raw_json(response_dict: dict[str, Any], customized_response_dict: dict[str,
     response_dict["body"] = b"{}"
 
 
-class CloudWatchReader:
-    """Reads one job's streams (``prefix``) through ``client`` (a boto3 logs client)."""
+class CloudWatchReader(WindowSource):
+    """One job's streams (``prefix``) through ``client`` (a boto3 logs client), for
+    ``mlx.cloud.follow``: CloudWatch may show an event after newer ones, so young events
+    are held back a poll, and an idle follower slows down (FilterLogEvents is rate-limited
+    per account)."""
 
-    def __init__(self, client: Any, prefix: str, timing: Optional[Timing] = None) -> None:
+    hold = True
+    slow_when_idle = True
+
+    def __init__(self, client: Any, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
-        self.timing = timing or Timing()
-        self.calls = 0
 
-    def lines(self, query: LogQuery, ended: Callable[[], bool], lower: float) -> Iterator[LogLine]:
-        """What ``query`` asks for; ``lower``: no line is older (the job's creation)."""
-        start = int((query.since if query.since is not None else lower) * 1000)
-        if query.tail is not None:
-            history: Iterable[Event] = self.tail(query.tail, start)
-        elif not query.follow:
-            history = self.scan(start)
-        else:
-            history = []
-        if not query.follow:
-            yield from map(to_line, history)
-            return
-        yield from self.follow(start, ended, list(history))
-
-    # -- one pass ----------------------------------------------------------------------
+    def read(
+        self, start: float, end: Optional[float] = None, *, final: bool = False
+    ) -> Iterator[Entry]:
+        for page in self.pages(math.floor(start * 1000), _ms(end)):
+            for event in page:
+                line = to_line(event)
+                yield Entry(event["eventId"], line.time, (line,))
 
     def pages(self, start_ms: int, end_ms: Optional[int] = None) -> Iterator[list[Event]]:
         """FilterLogEvents pages over [start_ms, end_ms], interleaved by time."""
@@ -118,7 +102,6 @@ class CloudWatchReader:
         if end_ms is not None:
             request["endTime"] = end_ms
         while True:
-            self.calls += 1
             with aws_errors("reading the job's logs (CloudWatch FilterLogEvents)"):
                 try:
                     page = self.client.filter_log_events(**request)
@@ -131,67 +114,6 @@ class CloudWatchReader:
                 return
             request["nextToken"] = page["nextToken"]
 
-    def scan(self, start_ms: int, end_ms: Optional[int] = None) -> Iterator[Event]:
-        for page in self.pages(start_ms, end_ms):
-            yield from page
 
-    def tail(self, count: int, lower_ms: int) -> list[Event]:
-        """The last ``count`` events, reading windows backwards from now (x4 each step)
-        instead of the whole log."""
-        if count == 0:
-            return []
-        end = int((time.time() + 300) * 1000)  # a little ahead: clocks differ
-        span = int(self.timing.tail_window * 1000)
-        found: list[Event] = []
-        while True:
-            start = max(lower_ms, end - span)
-            found = list(self.scan(start, end)) + found
-            if len(found) >= count or start <= lower_ms:
-                return found[-count:]
-            end, span = start - 1, span * 4
-
-    # -- following ---------------------------------------------------------------------
-
-    def follow(
-        self, start_ms: int, ended: Callable[[], bool], history: list[Event]
-    ) -> Iterator[LogLine]:
-        printed: dict[str, int] = {e["eventId"]: e["timestamp"] for e in history}
-        yield from map(to_line, history)
-        cursor = max([start_ms, *printed.values()])
-        delay, done = self.timing.poll, False
-        while True:
-            done = done or ended()  # asked before reading: a final read follows the end
-            began = int(time.time() * 1000)
-            fresh = self._poll(cursor, printed, final=done)
-            yield from map(to_line, fresh)
-            if done and not fresh:
-                return
-            if fresh:
-                # Lines that were not visible yet when this read began can only be newer
-                # than (its start - overlap): read again from there, or from the newest.
-                newest = max(e["timestamp"] for e in fresh)
-                late = began - int(self.timing.overlap * 1000)
-                cursor = max(cursor, min(newest, late))
-                _forget_before(printed, cursor)
-            delay = self.timing.poll if fresh else min(delay * 1.5, self.timing.max_poll)
-            if not done:
-                time.sleep(delay)
-
-    def _poll(self, cursor: int, printed: dict[str, int], final: bool) -> list[Event]:
-        """Events from ``cursor`` not printed yet and old enough (all of them when final)."""
-        horizon = None if final else int((time.time() - self.timing.hold) * 1000)
-        fresh = []
-        for event in self.scan(cursor):
-            if event["eventId"] in printed:
-                continue
-            if horizon is not None and event["timestamp"] > horizon:
-                break  # time-ordered: the rest are newer still; read again next poll
-            printed[event["eventId"]] = event["timestamp"]
-            fresh.append(event)
-        return fresh
-
-
-def _forget_before(printed: dict[str, int], cursor: int) -> None:
-    """Drop ids of events older than the next read's start: they cannot come back."""
-    for event_id in [i for i, ts in printed.items() if ts < cursor]:
-        del printed[event_id]
+def _ms(when: Optional[float]) -> Optional[int]:
+    return None if when is None else math.floor(when * 1000)

@@ -19,6 +19,7 @@ PROVIDER = Provider(
     credentials="mlx.backends.sagemaker.provider:find_credentials",
     login_hint="aws configure (or set AWS_PROFILE)",
     rank=10,
+    uri_schemes=("s3",),
     capabilities=frozenset({Capability.TUNING, Capability.ADOPT, Capability.NEEDS_IMAGE}),
     machines=Machines(catalog="mlx.catalog:data/sagemaker.csv", instance_prefix="ml."),
     pacing=Pacing(
@@ -27,6 +28,9 @@ PROVIDER = Provider(
         log_max_poll=10.0,
         log_hold=2.0,
         log_overlap=30.0,
+        # CloudWatch shows a line seconds after it was written: the read after the job
+        # ended waits as long as a line is held back while it runs.
+        log_drain=2.0,
         create_attempts=3,
     ),
 )

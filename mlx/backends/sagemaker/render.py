@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from mlx.backends.common import runtime_config as common_runtime_config
-from mlx.backends.common import tree_digest
 from mlx.backends.sagemaker import layout as paths
 from mlx.backends.sagemaker import limits
 from mlx.backends.sagemaker.layout import Layout
-from mlx.backends.sagemaker.staging import Upload
+from mlx.backends.sagemaker.settings import settings_of
+from mlx.cloud.objects import tree_digest
+from mlx.cloud.plan import Plan, Upload
 from mlx.errors import SpecError
 from mlx.runtime.argv import render_args
 from mlx.spec import JobSpec, uri_scheme
@@ -28,17 +29,8 @@ DEFAULT_VOLUME_GB = 30
 DEFAULT_MAX_RUNTIME = 24 * 3600  # SageMaker's own default: one day
 INPUT_MODE = "File"
 
-
-@dataclass
-class Plan:
-    """Everything ``submit`` needs, computed without a call."""
-
-    request: dict[str, Any]
-    runtime: dict[str, Any]
-    layout: Layout
-    uploads: list[Upload] = field(default_factory=list)
-    warnings: tuple[str, ...] = ()
-    region: Optional[str] = None
+# What submit stages and sends; created in the spec's region (None: the session's).
+SageMakerPlan = Plan[Optional[str], Layout]
 
 
 @dataclass
@@ -56,11 +48,11 @@ class Definition:
 
 
 def layout_for(spec: JobSpec, job_id: str) -> Layout:
-    settings = spec.sagemaker
+    settings = settings_of(spec)
     return Layout(limits.check_bucket(settings.bucket), settings.prefix, job_id)
 
 
-def training_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> Plan:
+def training_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> SageMakerPlan:
     """``create_training_job`` kwargs for ``spec`` as job ``job_id``; ``secrets`` are the
     values (or masks) of ``spec.secrets``."""
     limits.check_job_name(job_id)
@@ -85,14 +77,14 @@ def training_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> Plan:
     }
     runtime = runtime_config(spec, job_id, parts)
     runtime["hyperparameters_in_argv"] = True
-    return Plan(request, runtime, where, parts.uploads, parts.warnings, spec.sagemaker.region)
+    return Plan(request, runtime, settings_of(spec).region, where, parts.uploads, parts.warnings)
 
 
 def definition(spec: JobSpec, where: Layout, secrets: dict[str, str]) -> Definition:
     channels, inputs, uploads = input_channels(spec, where)
     resources, gpus, warnings = resource_config(spec)
     common: dict[str, Any] = {
-        "RoleArn": limits.check_role(spec.sagemaker.role),
+        "RoleArn": limits.check_role(settings_of(spec).role),
         "OutputDataConfig": output_config(spec, where),
         "CheckpointConfig": {"S3Uri": where.checkpoints_uri, "LocalPath": paths.CHECKPOINT_DIR},
         "EnableManagedSpotTraining": spec.resources.spot,
@@ -200,8 +192,8 @@ def resource_config(spec: JobSpec) -> tuple[dict[str, Any], int, tuple[str, ...]
         "InstanceCount": resources.nodes,
         "VolumeSizeInGB": max(1, math.ceil(disk)) if disk else DEFAULT_VOLUME_GB,
     }
-    if spec.sagemaker.kms_key_id:
-        config["VolumeKmsKeyId"] = spec.sagemaker.kms_key_id
+    if settings_of(spec).kms_key_id:
+        config["VolumeKmsKeyId"] = settings_of(spec).kms_key_id
     return config, choice.accelerator_count, choice.warnings
 
 
@@ -210,7 +202,7 @@ def stopping_condition(spec: JobSpec) -> dict[str, Any]:
     condition: dict[str, Any] = {"MaxRuntimeInSeconds": runtime}
     if spec.resources.spot:
         # Spot jobs wait for capacity within MaxWaitTimeInSeconds, which must cover the run.
-        wait = spec.sagemaker.max_wait
+        wait = settings_of(spec).max_wait
         condition["MaxWaitTimeInSeconds"] = parse_duration(wait) if wait else 2 * runtime
         if condition["MaxWaitTimeInSeconds"] < runtime:
             raise SpecError(
@@ -224,8 +216,9 @@ def output_config(spec: JobSpec, where: Layout) -> dict[str, Any]:
     # NONE: the model dir is uploaded file by file, so `pull-artifacts -i model/x` fetches
     # one file instead of a model.tar.gz holding everything.
     config = {"S3OutputPath": where.job_uri, "CompressionType": "NONE"}
-    if spec.sagemaker.kms_key_id:
-        config["KmsKeyId"] = spec.sagemaker.kms_key_id
+    kms_key = settings_of(spec).kms_key_id
+    if kms_key:
+        config["KmsKeyId"] = kms_key
     return config
 
 
@@ -236,7 +229,7 @@ def environment(spec: JobSpec, secrets: dict[str, str]) -> dict[str, str]:
 
 
 def vpc_config(spec: JobSpec) -> Optional[dict[str, Any]]:
-    settings = spec.sagemaker
+    settings = settings_of(spec)
     if not settings.subnets and not settings.security_group_ids:
         return None
     if not (settings.subnets and settings.security_group_ids):

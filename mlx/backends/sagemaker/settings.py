@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Optional, Union
+from typing import TYPE_CHECKING, Any, Literal, Optional, Union
 
 from pydantic import Field, field_validator
 
 from mlx.spec_base import StrictModel, valid_duration
+
+if TYPE_CHECKING:
+    from mlx.spec import JobSpec
 
 
 class SageMakerSettings(StrictModel):
@@ -41,3 +44,9 @@ class SageMakerSettings(StrictModel):
         if not value or not re.fullmatch(r"[A-Za-z0-9!_.*'()/-]+", value):
             raise ValueError("a key prefix such as mlx or teams/vision/mlx")
         return value
+
+
+def settings_of(spec: JobSpec) -> SageMakerSettings:
+    """The spec's `sagemaker:` block, typed."""
+    found = spec.provider_settings("sagemaker")
+    return found if isinstance(found, SageMakerSettings) else SageMakerSettings()

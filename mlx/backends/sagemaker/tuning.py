@@ -20,7 +20,7 @@ from mlx.backends.sagemaker import layout as paths
 from mlx.backends.sagemaker import limits
 from mlx.backends.sagemaker.render import (
     INPUT_MODE,
-    Plan,
+    SageMakerPlan,
     definition,
     layout_for,
     metric_definitions,
@@ -28,8 +28,10 @@ from mlx.backends.sagemaker.render import (
     tags,
     training_image,
 )
-from mlx.backends.sagemaker.staging import TOOLKIT_ENTRY
+from mlx.backends.sagemaker.settings import settings_of
+from mlx.backends.sagemaker.staging import TOOLKIT_ENTRY, toolkit_archive
 from mlx.backends.sagemaker.states import training_state
+from mlx.cloud.plan import Plan
 from mlx.model import TrialStatus
 from mlx.runtime.argv import decode_from_sagemaker, encode_for_sagemaker, format_scalar
 from mlx.spec import JobSpec, Parameter, Tune
@@ -48,7 +50,7 @@ def tuning_name(job_id: str) -> str:
     return f"{job_id[: limits.TUNING_NAME_MAX - 7].rstrip('-')}-{digest}"
 
 
-def tuning_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> Plan:
+def tuning_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> SageMakerPlan:
     tune = spec.tune
     assert tune is not None
     name = limits.check_job_name(
@@ -85,7 +87,14 @@ def tuning_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> Plan:
         # (SageMaker sets TRAINING_JOB_NAME in the container).
         checkpoint_subdir_env="TRAINING_JOB_NAME",
     )
-    return Plan(request, runtime, where, parts.uploads, parts.warnings, spec.sagemaker.region)
+    # Trials start through the toolkit, which unpacks this archive into their working dir.
+    toolkit = {
+        where.staging_uri + paths.TOOLKIT_ARCHIVE: toolkit_archive(
+            paths.BOOTSTRAP_PATH, paths.RUNTIME_PATH
+        )
+    }
+    region = settings_of(spec).region
+    return Plan(request, runtime, region, where, parts.uploads, parts.warnings, toolkit)
 
 
 def tuning_config(tune: Tune, ranges: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:

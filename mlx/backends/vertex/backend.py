@@ -7,8 +7,6 @@ mlx lists by that label before creating again.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,11 +14,18 @@ from typing import Any, Callable, Optional
 
 from mlx.backends.base import Backend
 from mlx.backends.common import masked_secrets, resolve_secrets
-from mlx.backends.vertex import artifacts, staging
-from mlx.backends.vertex.clients import Backoff, Clients, describe, gcp_errors, transient_errors
-from mlx.backends.vertex.layout import Layout
-from mlx.backends.vertex.logs import Poller, Source, rfc3339
-from mlx.backends.vertex.render import JOB_LABEL, Plan, training_plan
+from mlx.backends.vertex.clients import (
+    ENVIRONMENT,
+    Backoff,
+    Clients,
+    describe,
+    gcp_errors,
+    is_transient,
+)
+from mlx.backends.vertex.layout import Layout, artifact_path
+from mlx.backends.vertex.logs import CloudLoggingReader, Source, first_time, rfc3339
+from mlx.backends.vertex.objects import GcsStore, file_crc32c
+from mlx.backends.vertex.render import JOB_LABEL, training_plan
 from mlx.backends.vertex.settings import Target, target_of
 from mlx.backends.vertex.states import (
     job_status,
@@ -29,6 +34,12 @@ from mlx.backends.vertex.states import (
     trial_status,
 )
 from mlx.backends.vertex.study import tuning_plan
+from mlx.cloud.clients import ClientCache, environment
+from mlx.cloud.create import backoff, create_once
+from mlx.cloud.follow import follow
+from mlx.cloud.layout import split_uri
+from mlx.cloud.objects import list_under
+from mlx.cloud.plan import Plan, stage
 from mlx.errors import BackendError
 from mlx.model import (
     Artifact,
@@ -54,8 +65,7 @@ class VertexBackend(Backend):
     name = "vertex"
 
     def __init__(self) -> None:
-        self._clients: dict[Target, Clients] = {}
-        self._lock = threading.Lock()
+        self._clients: ClientCache[Clients] = ClientCache()
 
     @property
     def backoff(self) -> Backoff:
@@ -63,10 +73,10 @@ class VertexBackend(Backend):
         return Backoff(pacing.retry_initial, pacing.retry_max, pacing.retry_total)
 
     def clients(self, target: Target) -> Clients:
-        with self._lock:
-            if target not in self._clients:
-                self._clients[target] = Clients(target)
-            return self._clients[target]
+        """The clients for ``target``'s project, location and bucket, made once; also keyed
+        by the environment that picks endpoints and credentials (``ENVIRONMENT``)."""
+        where = Target(target.project, target.location, target.bucket)
+        return self._clients.get((where, environment(*ENVIRONMENT)), lambda: Clients(where))
 
     def record_clients(self, record: JobRecord) -> Clients:
         return self.clients(target_of(record.location))
@@ -95,7 +105,7 @@ class VertexBackend(Backend):
             warn(warning)
         clients = self.clients(plan.target)
         clients.jobs  # noqa: B018 - missing credentials fail before anything is uploaded
-        staging.stage(clients.bucket(), plan, self.backoff.storage_retry())
+        stage(self._store(clients), plan)
         job = self._create(clients, key, plan, message)
         return Submission(
             native_id=job.name,
@@ -104,25 +114,23 @@ class VertexBackend(Backend):
         )
 
     def _create(self, clients: Clients, key: str, plan: Plan, message: Any) -> Any:
-        """Create the job; after an answer that may have been lost, look for it by label."""
+        """Create the job once (``mlx.cloud.create``): after an answer that may have been
+        lost, the job is looked for by its ``mlx-job-id`` label before another attempt."""
         cls_name, noun = _KINDS[key]
         create = getattr(clients.jobs, f"create_{noun}")
         what = f"Create{cls_name} {plan.layout.job_id}"
-        attempts = self.pacing.create_attempts
-        for attempt in range(1, attempts + 1):
-            with gcp_errors(what):
-                try:
-                    # No retry object: a retried create could start the job twice.
-                    return create(parent=plan.target.parent, **{noun: message}, retry=None)
-                except transient_errors() as e:
-                    error = e
-            found = self._find_by_label(clients, noun, plan.target.parent, plan.layout.job_id)
-            if found is not None:
-                return found
-            if attempt == attempts:
-                raise BackendError(f"{what} failed after {attempt} attempts: {describe(error)}")
-            time.sleep(min(self.backoff.initial * 2**attempt, self.backoff.maximum))
-        raise AssertionError("unreachable")
+        parent, pacing = plan.target.parent, self.pacing
+        with gcp_errors(what):
+            return create_once(
+                what,
+                # No retry object: a retried create could start the job twice.
+                lambda: create(parent=parent, **{noun: message}, retry=None),
+                lambda: self._find_by_label(clients, noun, parent, plan.layout.job_id),
+                is_lost=is_transient,
+                attempts=pacing.create_attempts,
+                delay=backoff(pacing),
+                describe=describe,
+            )
 
     def _find_by_label(self, clients: Clients, noun: str, parent: str, job_id: str) -> Any:
         """The job labelled with mlx id ``job_id``, or None."""
@@ -178,8 +186,8 @@ class VertexBackend(Backend):
         from mlx.backends.local.run import parse_metrics
 
         layout = Layout(record.location["bucket"], record.id)
-        bucket = self.record_clients(record).bucket()
-        data = staging.read_bytes(bucket, layout.metrics_uri, self.backoff.storage_retry())
+        store = self._store(self.record_clients(record))
+        data = store.get_bytes(split_uri(layout.metrics_uri)[1])
         return parse_metrics(data.decode("utf-8", "replace").splitlines()) if data else {}
 
     def list_trials(self, record: JobRecord) -> list[TrialStatus]:
@@ -238,18 +246,13 @@ class VertexBackend(Backend):
         if record.kind == "trial":  # trials are recorded when mlx first sees them: later
             job = self._get(record, trial_native(record.native_id)[0], tuning=True)
             source = replace(source, created_at=job.create_time.timestamp())
-        poller = Poller(
-            self._list_entries(clients),
-            source,
+        yield from follow(
+            CloudLoggingReader(self._list_entries(clients), source, query),
             query,
-            poll_seconds=self.pacing.log_poll,
-            overlap=self.pacing.log_overlap,
-            drain_seconds=self.pacing.log_drain,
+            lambda: self.status(record).state.terminal,
+            self.pacing,
+            start=first_time(source, query),
         )
-        if not query.follow:
-            yield from poller.history(time.time())
-            return
-        yield from poller.follow(lambda: self.status(record).state.terminal)
 
     def _list_entries(self, clients: Clients) -> Callable[[dict[str, Any]], Any]:
         retry = self.backoff.retry()
@@ -262,24 +265,23 @@ class VertexBackend(Backend):
 
     # -- artifacts ---------------------------------------------------------------------
 
+    def _store(self, clients: Clients) -> GcsStore:
+        """The target's bucket, each call retried with the pacing's delays."""
+        return GcsStore(clients.bucket(), self.backoff.storage_retry())
+
     def list_artifacts(self, record: JobRecord) -> list[Artifact]:
-        bucket = self.record_clients(record).bucket()
         prefix = artifact_prefix(record)
-        with gcp_errors(f"listing gs://{bucket.name}/{prefix}"):
-            return artifacts.list_under(bucket, prefix, self.backoff.storage_retry())
+        store = self._store(self.record_clients(record))
+        return list_under(store, prefix, lambda key: artifact_path(prefix, key))
 
     def download(
         self, record: JobRecord, artifact: Artifact, target: Path, progress: Progress
     ) -> None:
-        bucket = self.record_clients(record).bucket()
-        key = artifact_prefix(record) + artifact.path
-        with gcp_errors(f"downloading gs://{bucket.name}/{key}"):
-            artifacts.download(
-                bucket, key, artifact, target, progress, self.backoff.storage_retry()
-            )
+        store = self._store(self.record_clients(record))
+        store.download(artifact_prefix(record) + artifact.path, target, progress)
 
     def local_checksum(self, path: Path, artifact: Artifact) -> Optional[str]:
-        return artifacts.file_checksum(path) if artifact.checksum else None
+        return file_crc32c(path) if artifact.checksum else None
 
 
 def parse_strictly(key: str, body: dict[str, Any]) -> Any:

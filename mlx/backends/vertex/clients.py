@@ -32,6 +32,8 @@ from mlx.errors import BackendError, BackendUnavailable, JobNotFound
 
 CREDENTIALS_HINT = "Run `gcloud auth application-default login`"
 _SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+# Environment variables that pick an endpoint or a credential (part of a client's cache key).
+ENVIRONMENT = ("MLX_VERTEX_", "MLX_LOGGING_", "STORAGE_EMULATOR_HOST", "GOOGLE_", "CLOUDSDK_")
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class Backoff:
         from google.api_core.retry import Retry, if_exception_type
 
         return Retry(
-            predicate=if_exception_type(*transient_errors()),
+            predicate=if_exception_type(*transient_errors()),  # type: ignore[arg-type]
             initial=self.initial,
             maximum=self.maximum,
             multiplier=2.0,
@@ -78,6 +80,12 @@ def transient_errors() -> tuple[type[BaseException], ...]:
         requests.exceptions.ChunkedEncodingError,
         requests.exceptions.Timeout,
     )
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` is one of ``transient_errors``: the answer may have been lost, so a
+    create that raised it may have happened."""
+    return isinstance(error, transient_errors())
 
 
 class Clients:

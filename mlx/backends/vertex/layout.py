@@ -16,48 +16,22 @@ the bootstrap, the code and the inputs reach the job without touching its image.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Optional
 
-from mlx.runtime.vertex import gcs_path
+from mlx.backends.vertex.in_job import gcs_path
+from mlx.cloud import layout as cloud_layout
 
 PREFIX = "mlx"
 STAGING = "mlx"  # inside a job's prefix
-BOOTSTRAP_NAME = "mlx-bootstrap.pyz"
-RUNTIME_NAME = "runtime.json"
 METRICS_NAME = "metrics.jsonl"
 CODE_DIR = "code"
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(cloud_layout.Layout):
     """The Cloud Storage locations of job ``job_id`` in ``bucket``."""
 
-    bucket: str
-    job_id: str
-
-    def uri(self, *parts: str) -> str:
-        """``gs://bucket/mlx/<parts...>/`` (a prefix: trailing slash)."""
-        return f"gs://{self.bucket}/" + "".join(f"{p.strip('/')}/" for p in (PREFIX, *parts))
-
-    @property
-    def job_uri(self) -> str:
-        return self.uri(self.job_id)
-
-    @property
-    def job_key(self) -> str:
-        return f"{PREFIX}/{self.job_id}/"
-
-    @property
-    def staging_uri(self) -> str:
-        return self.uri(self.job_id, STAGING)
-
-    @property
-    def bootstrap_uri(self) -> str:
-        return self.staging_uri + BOOTSTRAP_NAME
-
-    @property
-    def runtime_uri(self) -> str:
-        return self.staging_uri + RUNTIME_NAME
+    def __init__(self, bucket: str, job_id: str) -> None:
+        super().__init__("gs", bucket, PREFIX, job_id, STAGING)
 
     @property
     def metrics_uri(self) -> str:
@@ -67,18 +41,15 @@ class Layout:
     def code_uri(self) -> str:
         return self.uri(self.job_id, STAGING, CODE_DIR)
 
-    def input_uri(self, digest: str) -> str:
-        return self.uri("inputs", digest)
-
     def trial_key(self, trial: str) -> str:
         """A tuning trial's prefix: Vertex appends the trial id to baseOutputDirectory."""
         return f"{self.job_key}{trial}/"
 
 
-def split_gs(uri: str) -> tuple[str, str]:
-    """``gs://bucket/a/b`` -> ``("bucket", "a/b")``."""
-    bucket, _, key = uri[len("gs://") :].partition("/")
-    return bucket, key
+def artifact_path(prefix: str, key: str) -> Optional[str]:
+    """``key``'s path among the artifacts under ``prefix``; None for mlx's own files."""
+    path = key[len(prefix) :]
+    return None if path.split("/", 1)[0] == STAGING else path
 
 
 def mounted(uri: str) -> str:

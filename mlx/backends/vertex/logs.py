@@ -7,10 +7,11 @@ is ``textPayload`` or ``jsonPayload.message``.
 
 Every request carries both timestamp bounds: without them the client libraries add a
 24-hour one silently, and an unbounded filter scans the whole retention period.
-Following polls ``ListLogEntries`` (60 reads a minute per project, so every
-``poll_seconds``, not faster) over a window that overlaps the previous one by ``overlap``
-seconds, since an entry can be indexed a few seconds after its timestamp; entries already
-shown are skipped by ``insertId``.
+Following is ``mlx.cloud.follow``'s: it polls ``ListLogEntries`` (60 reads a minute per
+project, so every ``Pacing.log_poll``, not faster) over windows that overlap by
+``log_overlap`` seconds, since an entry can be indexed a few seconds after its timestamp;
+entries already shown are skipped by ``insertId``. After the job ended, one last read
+``log_drain`` seconds later gets its last lines.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
+from mlx.cloud.follow import Entry, WindowSource
 from mlx.model import LogLine, LogQuery
 
 PAGE_SIZE = 1000  # the API's maximum
@@ -41,53 +43,26 @@ class Source:
     created_at: float = 0.0  # no entry of the job is older (less clock skew)
 
 
-@dataclass
-class Poller:
-    """Reads one job's lines through ``list_entries(request) -> iterable of LogEntry``."""
+class CloudLoggingReader(WindowSource):
+    """One job's entries through ``list_entries(request) -> iterable of LogEntry``, for
+    ``mlx.cloud.follow``; every request carries both time bounds."""
 
-    list_entries: Callable[[dict[str, Any]], Any]
-    source: Source
-    query: LogQuery
-    poll_seconds: float = 5.0
-    overlap: float = 10.0
-    drain_seconds: float = 5.0  # after the job ended, one more read this much later
+    def __init__(
+        self, list_entries: Callable[[dict[str, Any]], Any], source: Source, query: LogQuery
+    ) -> None:
+        self.list_entries = list_entries
+        self.source = source
+        self.query = query
 
-    def history(self, end: float) -> list[LogLine]:
-        """Lines up to ``end`` (the last ``query.tail`` of them, if set)."""
-        return self._trim(self._lines(self._initial(end)))
+    def read(
+        self, start: float, end: Optional[float] = None, *, final: bool = False
+    ) -> Iterator[Entry]:
+        return map(_entry, self._fetch(start, time.time() if end is None else end))
 
-    def follow(self, ended: Callable[[], bool]) -> Iterator[LogLine]:
-        """History, then new lines until ``ended()``, then one last read (after
-        ``drain_seconds``: the job's last lines may be indexed after it ended)."""
-        seen: dict[str, float] = {}
-        watermark = time.time()
-        first = self._initial(watermark)
-        self._mark(first, seen)
-        yield from self._trim(self._lines(first))
-        last = False
-        while not last:
-            last = ended()
-            time.sleep(self.drain_seconds if last else self.poll_seconds)
-            now = time.time()
-            fresh = [e for e in self._fetch(watermark - self.overlap, now) if _key(e) not in seen]
-            self._mark(fresh, seen)
-            yield from self._lines(fresh)
-            _forget(seen, watermark - 2 * self.overlap)
-            watermark = now
-
-    def _initial(self, end: float) -> list[Any]:
-        if self.query.tail is None:
-            return self._fetch(self.start(), end)
-        newest = self._fetch(self.start(), end, order="timestamp desc", limit=self.query.tail)
-        return list(reversed(newest))
-
-    def _trim(self, lines: list[LogLine]) -> list[LogLine]:
-        tail = self.query.tail
-        return lines if tail is None else (lines[-tail:] if tail else [])
-
-    def start(self) -> float:
-        skew = 300.0
-        return self.query.since if self.query.since is not None else self.source.created_at - skew
+    def newest(self, count: int, start: float, window: float) -> list[Entry]:
+        """One request, newest first: Cloud Logging sorts and limits on its side."""
+        newest = self._fetch(start, time.time(), order="timestamp desc", limit=count)
+        return [_entry(entry) for entry in reversed(newest)]
 
     def _fetch(
         self, start: float, end: float, order: str = "timestamp asc", limit: Optional[int] = None
@@ -105,22 +80,20 @@ class Poller:
                 break
         return entries
 
-    def _lines(self, entries: list[Any]) -> list[LogLine]:
-        return [line for entry in entries for line in entry_lines(entry)]
 
-    @staticmethod
-    def _mark(entries: list[Any], seen: dict[str, float]) -> None:
-        for entry in entries:
-            seen[_key(entry)] = entry.timestamp.timestamp()
+def first_time(source: Source, query: LogQuery) -> float:
+    """Where reading starts: ``--since``, or a little before the job was created (the
+    nodes' clocks may be behind)."""
+    skew = 300.0
+    return query.since if query.since is not None else source.created_at - skew
+
+
+def _entry(entry: Any) -> Entry:
+    return Entry(_key(entry), entry.timestamp.timestamp(), entry_lines(entry))
 
 
 def _key(entry: Any) -> str:
     return entry.insert_id or f"{entry.timestamp}/{entry.resource.labels}/{entry.text_payload}"
-
-
-def _forget(seen: dict[str, float], before: float) -> None:
-    for key in [k for k, t in seen.items() if t < before]:
-        del seen[key]
 
 
 def build_filter(source: Source, query: LogQuery, start: float, end: float) -> str:

@@ -19,13 +19,14 @@ PROVIDER = Provider(
     credentials="mlx.backends.vertex.provider:find_credentials",
     login_hint="gcloud auth application-default login",
     rank=20,
+    uri_schemes=("gs",),
     capabilities=frozenset({Capability.TUNING, Capability.NEEDS_IMAGE}),
     machines=Machines(
         catalog="mlx.catalog:data/vertex.csv",
         accelerator_type="mlx.backends.vertex.machines:accelerator_type",
     ),
     # Cloud Logging allows 60 reads a minute per project: followers poll every 5 s.
-    runtime_adapter="mlx.runtime.vertex",
+    runtime_adapter="mlx.backends.vertex.in_job",
     pacing=Pacing(
         poll=5.0,
         log_poll=5.0,

@@ -9,14 +9,15 @@ a misspelt field fails before anything is uploaded.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from mlx.backends.common import resolve_machine, tree_digest
+from mlx.backends.common import resolve_machine
 from mlx.backends.common import runtime_config as common_runtime_config
 from mlx.backends.vertex.layout import Layout, mounted
 from mlx.backends.vertex.settings import Target, target_for
+from mlx.cloud.objects import tree_digest
+from mlx.cloud.plan import Plan, Upload
 from mlx.errors import SpecError
 from mlx.runtime.contract import input_env_name
 from mlx.spec import JobSpec, uri_scheme
@@ -28,33 +29,7 @@ JOB_LABEL = "mlx-job-id"
 # slim images may have no `python`. Vertex appends containerSpec.args to the command.
 _EXEC_PYTHON = 'exec "$(command -v python3 || command -v python)" "$@"'
 
-
-@dataclass(frozen=True)
-class Upload:
-    """A local file or directory and the prefix it is staged under; ``once``: by content,
-    skipped when a finished copy is there."""
-
-    source: Path
-    uri: str
-    once: bool = False
-
-
-@dataclass
-class Plan:
-    """Everything ``submit`` needs, computed without a call."""
-
-    request: dict[str, Any]  # {"parent", "customJob"} or {"parent", "hyperparameterTuningJob"}
-    runtime: dict[str, Any]
-    target: Target
-    layout: Layout
-    uploads: list[Upload] = field(default_factory=list)
-    warnings: tuple[str, ...] = ()
-
-    def shown(self) -> dict[str, Any]:
-        """The request as ``translate`` prints it, with what would be staged beside it."""
-        staged = {u.uri: str(u.source) for u in self.uploads}
-        staged[self.layout.bootstrap_uri] = "the mlx bootstrap (zipapp)"
-        return {**self.request, "staging": {"files": staged, "runtime.json": self.runtime}}
+VertexPlan = Plan[Target, Layout]  # request: {"parent", "customJob" or "hyperparameterTuningJob"}
 
 
 @dataclass
@@ -69,7 +44,7 @@ class Container:
     warnings: tuple[str, ...]
 
 
-def training_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> Plan:
+def training_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> VertexPlan:
     """The ``CustomJob`` for ``spec`` as job ``job_id``; ``secrets``: values or masks."""
     target = target_for(spec)
     layout = Layout(target.bucket, job_id)
@@ -191,7 +166,7 @@ def stage_inputs(spec: JobSpec, layout: Layout) -> tuple[dict[str, str], list[Up
             check_input_uri(name, uri)
             paths[name] = mounted(uri)
             continue
-        upload = Upload(local, layout.input_uri(tree_digest(local)), once=True)
+        upload = Upload(local, layout.input_uri(tree_digest(local)))
         uploads.append(upload)
         path = mounted(upload.uri)
         paths[name] = path + local.name if local.is_file() else path.rstrip("/")
@@ -212,7 +187,7 @@ def check_input_uri(name: str, uri: str) -> None:
 
 def code_uploads(spec: JobSpec, layout: Layout) -> list[Upload]:
     code = spec.code_dir()
-    return [] if code is None else [Upload(code, layout.code_uri)]
+    return [] if code is None else [Upload(code, layout.code_uri, once=False)]
 
 
 def runtime_config(spec: JobSpec, job_id: str, layout: Layout, parts: Container) -> dict[str, Any]:

@@ -63,8 +63,14 @@ class Target:
         return {"project": self.project, "location": self.location, "bucket": self.bucket}
 
 
+def settings_of(spec: JobSpec) -> VertexSettings:
+    """The spec's `vertex:` block, typed."""
+    found = spec.provider_settings("vertex")
+    return found if isinstance(found, VertexSettings) else VertexSettings()
+
+
 def target_for(spec: JobSpec) -> Target:
-    settings = spec.vertex
+    settings = settings_of(spec)
     return Target(
         project=check_project(settings.project or os.environ.get("GOOGLE_CLOUD_PROJECT")),
         location=settings.location,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from mlx.model import JobState, JobStatus, TrialStatus
-from mlx.runtime.vertex import trial_value
+from mlx.runtime.values import trial_value
 
 _STATES = {
     "JOB_STATE_QUEUED": JobState.PENDING,

@@ -5,7 +5,7 @@ The spec's search space (validated for every provider by ``mlx.spec.Tune``) maps
 ``categoricalValueSpec`` (values as text), discrete -> ``discreteValueSpec``, with
 ``UNIT_LOG_SCALE``/``UNIT_LINEAR_SCALE``. Vertex passes each trial's values to the
 container as ``--<parameter_id>=<value>`` arguments; the bootstrap folds them back into
-the hyperparameters (``mlx.runtime.vertex.fold_trial_args``), and turns the objective it
+the hyperparameters (``in_job.fold_trial_args``), and turns the objective it
 parses from stdout into the hypertune metrics file Vertex reads.
 """
 
@@ -16,13 +16,14 @@ from typing import Any
 from mlx.backends.vertex.layout import Layout
 from mlx.backends.vertex.render import (
     JOB_LABEL,
-    Plan,
+    VertexPlan,
     code_uploads,
     container_parts,
     job_spec,
     runtime_config,
 )
 from mlx.backends.vertex.settings import target_for
+from mlx.cloud.plan import Plan
 from mlx.runtime.argv import format_scalar
 from mlx.spec import JobSpec, Parameter, Tune
 
@@ -37,7 +38,7 @@ _ALGORITHMS = {
 _SCALES = {"linear": "UNIT_LINEAR_SCALE", "log": "UNIT_LOG_SCALE"}
 
 
-def tuning_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> Plan:
+def tuning_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> VertexPlan:
     """The ``HyperparameterTuningJob`` for ``spec``; trials run ``trialJobSpec``."""
     from mlx.tuning.space import grid_size
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from mlx.backends.azure.in_job import adapt, apply_placed, sweep_value
 from mlx.bootstrap_package import bootstrap_path
 from mlx.runtime import bootstrap
-from mlx.runtime.azure import adapt, apply_placed, sweep_value
 from tests.conftest import write
 
 PY38 = Path.home() / ".pyenv" / "versions" / "3.8.18" / "bin" / "python"
@@ -93,7 +93,7 @@ def _config(tmp_path: Path, **extra: Any) -> dict[str, Any]:
     return {
         "job_id": "az-1",
         "provider": "azure",
-        "adapter": "mlx.runtime.azure",
+        "adapter": "mlx.backends.azure.in_job",
         "model_dir": str(tmp_path / "model"),
         "checkpoint_dir": str(tmp_path / "ckpt"),
         "output_dir": str(tmp_path / "out"),

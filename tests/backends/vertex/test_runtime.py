@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from mlx.backends.vertex.in_job import cluster_nodes, fold_trial_args, platform_dirs
 from mlx.bootstrap_package import bootstrap_path
 from mlx.runtime.bootstrap import run
-from mlx.runtime.vertex import cluster_nodes, fold_trial_args, platform_dirs
 from mlx.spec import JobSpec
 from tests.conftest import write
 
@@ -53,7 +53,7 @@ def runtime_config(tmp_path: Path, **extra: Any) -> dict[str, Any]:
     """A Vertex runtime config whose dirs are in ``tmp_path`` (no AIP_* variables here)."""
     return {
         "provider": "vertex",
-        "adapter": "mlx.runtime.vertex",
+        "adapter": "mlx.backends.vertex.in_job",
         "model_dir": str(tmp_path / "model"),
         "checkpoint_dir": str(tmp_path / "ckpt"),
         "output_dir": str(tmp_path / "out"),

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mlx.backends.base import Backend
-from mlx.backends.common import file_digest
+from mlx.cloud.objects import file_digest
 from mlx.model import (
     Artifact,
     JobRecord,
@@ -91,9 +91,9 @@ class ToyBackend(Backend):
     def status(self, record: JobRecord) -> JobStatus:
         job_dir = self._dir(record)
         state = (job_dir / "state").read_text() if (job_dir / "state").exists() else None
-        if state in (None, "running") and (job_dir / "cancel").exists():
-            if not _alive(int((job_dir / "runner.pid").read_text())):
-                return JobStatus(JobState.CANCELLED)  # stopped before it could say so
+        cancelled = state in (None, "running") and (job_dir / "cancel").exists()
+        if cancelled and not _alive(int((job_dir / "runner.pid").read_text())):
+            return JobStatus(JobState.CANCELLED)  # stopped before it could say so
         return JobStatus(_STATES[state] if state else JobState.PENDING)
 
     def cancel(self, record: JobRecord) -> None:

@@ -1,6 +1,7 @@
 """Azure ML inside the job: the values Azure substitutes into the bootstrap's command line.
 
-Standard library only (Python 3.8+): shipped in the bootstrap zipapp.
+Standard library only (Python 3.8+): the bootstrap zipapp carries it as this provider's
+platform adapter (``Provider.runtime_adapter``; see ``mlx.runtime.bootstrap``).
 
 Azure ML decides where a job's data is mounted and says so only by substituting
 ``${{inputs.<name>}}`` and ``${{outputs.<name>}}`` into the command, and a sweep trial's
@@ -19,7 +20,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from mlx.runtime.vertex import trial_value
+from mlx.runtime.values import trial_value
 
 PLACED_KINDS = ("input", "output", "hp")
 OUTPUT_KEYS = {"model": "model_dir", "checkpoints": "checkpoint_dir", "output": "output_dir"}

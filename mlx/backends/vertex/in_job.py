@@ -1,6 +1,7 @@
 """Vertex AI inside the job: the ``/gcs/`` mount, ``CLUSTER_SPEC`` and trial arguments.
 
-Standard library only (Python 3.8+): shipped in the bootstrap zipapp.
+Standard library only (Python 3.8+): the bootstrap zipapp carries it as this provider's
+platform adapter (``Provider.runtime_adapter``; see ``mlx.runtime.bootstrap``).
 
 - Vertex mounts Cloud Storage at ``/gcs/<bucket>/`` (Cloud Storage FUSE) and gives the
   job's output locations as ``gs://`` URIs (``AIP_MODEL_DIR``, ``AIP_CHECKPOINT_DIR``),
@@ -19,7 +20,7 @@ import posixpath
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from mlx.runtime.argv import format_scalar
+from mlx.runtime.values import trial_value
 
 GCS_MOUNT = "/gcs/"
 HYPERTUNE_FILE = "/tmp/hypertune/output.metrics"  # cloudml-hypertune's default
@@ -77,25 +78,6 @@ def platform_dirs(environ: Mapping[str, str]) -> dict[str, str]:
     return dirs
 
 
-def trial_value(param: Mapping[str, Any], raw: Any) -> Any:
-    """A value Vertex chose (text, or a JSON number) as the spec's type for ``param``.
-
-    Categorical values travel as text and discrete ones as doubles: the spec's own value
-    that matches is returned, so ``choice: [true, 8]`` still renders as a flag and an int.
-    """
-    kind = param.get("type")
-    if kind == "int":
-        return int(float(raw))
-    if kind == "float":
-        return float(raw)
-    for value in param.get("values") or []:
-        if kind == "discrete" and float(value) == float(raw):
-            return value
-        if kind == "choice" and format_scalar(value) == str(raw):
-            return value
-    return raw
-
-
 def _trial_arg(args: list[str], end: int, space: Mapping[str, Any]) -> Optional[tuple]:
     """The ``--name=value`` or ``--name value`` ending at ``args[end-1]``: (name, raw, width)."""
     last = args[end - 1]
@@ -131,6 +113,7 @@ def adapt(
     """The runtime config and command for this replica of a Vertex job."""
     adapted = dict(config)
     adapted.update(platform_dirs(environ))
+    adapted.update(cluster_nodes(environ))  # this replica's place, when there are several
     space = config.get("search_space") or {}
     if space:
         command, adapted["hyperparameters"] = fold_trial_args(

@@ -1,0 +1,103 @@
+"""One Azure Blob container as an ``mlx.cloud.objects.ObjectStore``, through an
+azure-storage-blob ``ContainerClient`` (``clients.container_client``: its retry policy).
+
+Checksums are Content-MD5 in hex. Blobs uploaded in blocks without one (large files
+written through a mount) have none, and are compared by size and time. Keys are named as
+datastore paths (``mlx/<job>/model/x``), as Azure ML shows them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, Optional
+
+from mlx.backends.azure.clients import azure_errors
+from mlx.cloud.objects import ObjectInfo, file_digest
+from mlx.model import Progress
+
+MAX_CONCURRENCY = 4  # ranged GETs of one large blob at once
+
+
+class BlobStore:
+    """Blobs in ``container``, an azure-storage-blob ``ContainerClient``."""
+
+    parallel = 8
+
+    def __init__(self, container: Any) -> None:
+        self.container = container
+
+    def uri(self, key: str) -> str:
+        return key
+
+    def exists(self, key: str) -> bool:
+        with azure_errors(f"checking {key}"):
+            return bool(self.container.get_blob_client(key).exists())
+
+    def put_file(self, key: str, path: Path) -> None:
+        with azure_errors(f"uploading {path} to {key}"), open(path, "rb") as data:
+            self.container.upload_blob(key, data, overwrite=True)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        with azure_errors(f"uploading {key}"):
+            self.container.upload_blob(key, data, overwrite=True)
+
+    def get_bytes(self, key: str) -> Optional[bytes]:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with azure_errors(f"reading {key}"):
+            try:
+                return bytes(self.container.download_blob(key).readall())
+            except ResourceNotFoundError:
+                return None
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Blobs, not the directory markers of hierarchical namespace accounts."""
+        with azure_errors(f"listing {prefix}"):
+            for blob in self.container.list_blobs(name_starts_with=prefix):
+                if blob.size is None:
+                    continue
+                modified = blob.last_modified.timestamp() if blob.last_modified else None
+                checksum = md5_hex(blob.content_settings.content_md5)
+                yield ObjectInfo(blob.name, blob.size, checksum, modified)
+
+    def open(self, key: str) -> IO[bytes]:
+        """A reader over the blob, fetched in ranged GETs as it is read."""
+        with azure_errors(f"reading {key}"):
+            reader: IO[bytes] = self.container.download_blob(key)
+        return reader
+
+    def download(
+        self,
+        key: str,
+        target: Path,
+        progress: Progress,
+        checksum: Optional[str] = None,
+        *,
+        label: Optional[str] = None,
+    ) -> bool:
+        """Stream the blob to ``target`` in chunks (ranged GETs, several in parallel for big
+        blobs); ``mlx.transfer`` checks the MD5, when the blob has one, before the rename."""
+        with azure_errors(f"downloading {label or key}"), open(target, "wb") as out:
+            stream = self.container.download_blob(key, max_concurrency=MAX_CONCURRENCY)
+            for chunk in stream.chunks():
+                out.write(chunk)
+                progress(len(chunk))
+        return True
+
+    def local_checksum(self, path: Path, checksum: str) -> Optional[str]:
+        return local_md5(path)
+
+
+def md5_hex(value: Optional[bytes]) -> Optional[str]:
+    """Azure gives Content-MD5 as bytes (or base64 text); mlx compares hex digests."""
+    if not value:
+        return None
+    raw = base64.b64decode(value) if isinstance(value, str) else bytes(value)
+    return raw.hex()
+
+
+def local_md5(path: Path) -> str:
+    return file_digest(path, hashlib.md5()).hex()

@@ -1,0 +1,102 @@
+"""One Cloud Storage bucket as an ``mlx.cloud.objects.ObjectStore``, through
+google-cloud-storage with a retry from ``clients.Backoff.storage_retry``.
+
+Checksums are crc32c, base64 as the API gives it: every object has one (composite objects
+have no MD5). Reads are ranged (``Blob.open``), so a file can be fetched while the job is
+still writing others; ``mlx.transfer`` checks each against its crc32c.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, Optional
+
+from mlx.backends.vertex.clients import gcp_errors
+from mlx.cloud.objects import ObjectInfo
+from mlx.model import Progress
+
+CHUNK = 8 << 20
+
+
+class GcsStore:
+    """Objects in ``bucket`` (a ``google.cloud.storage.Bucket``), each call with ``retry``."""
+
+    parallel = 8
+
+    def __init__(self, bucket: Any, retry: Any) -> None:
+        self.bucket = bucket
+        self.retry = retry
+
+    def uri(self, key: str) -> str:
+        return f"gs://{self.bucket.name}/{key}"
+
+    def exists(self, key: str) -> bool:
+        with gcp_errors(f"checking {self.uri(key)}"):
+            return bool(self.bucket.blob(key).exists(retry=self.retry))
+
+    def put_file(self, key: str, path: Path) -> None:
+        with gcp_errors(f"uploading {path} to {self.uri(key)}"):
+            self.bucket.blob(key).upload_from_filename(str(path), retry=self.retry)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        with gcp_errors(f"uploading {self.uri(key)}"):
+            self.bucket.blob(key).upload_from_string(data, retry=self.retry)
+
+    def get_bytes(self, key: str) -> Optional[bytes]:
+        from google.api_core.exceptions import NotFound
+
+        with gcp_errors(f"reading {self.uri(key)}"):
+            try:
+                return bytes(self.bucket.blob(key).download_as_bytes(retry=self.retry))
+            except NotFound:
+                return None
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        with gcp_errors(f"listing {self.uri(prefix)}"):
+            client = self.bucket.client
+            for blob in client.list_blobs(self.bucket, prefix=prefix, retry=self.retry):
+                modified = blob.updated.timestamp() if blob.updated else None
+                yield ObjectInfo(blob.name, int(blob.size or 0), blob.crc32c or None, modified)
+
+    def open(self, key: str) -> IO[bytes]:
+        """A reader fetching ``CHUNK`` bytes per ranged GET."""
+        with gcp_errors(f"reading {self.uri(key)}"):
+            return self._reader(key)
+
+    def _reader(self, key: str) -> IO[bytes]:
+        reader: IO[bytes] = self.bucket.blob(key).open("rb", chunk_size=CHUNK, retry=self.retry)
+        return reader
+
+    def download(
+        self,
+        key: str,
+        target: Path,
+        progress: Progress,
+        checksum: Optional[str] = None,
+        *,
+        label: Optional[str] = None,
+    ) -> bool:
+        """Write the object to ``target`` in ranged chunks (``mlx.transfer`` checks the
+        crc32c before renaming it into place)."""
+        what = f"downloading {label or self.uri(key)}"
+        with gcp_errors(what), self._reader(key) as reader, open(target, "wb") as out:
+            while chunk := reader.read(CHUNK):
+                out.write(chunk)
+                progress(len(chunk))
+        return True
+
+    def local_checksum(self, path: Path, checksum: str) -> Optional[str]:
+        return file_crc32c(path)
+
+
+def file_crc32c(path: Path) -> str:
+    """A local file's crc32c in the form Cloud Storage lists it."""
+    import google_crc32c
+
+    crc = google_crc32c.Checksum()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            crc.update(chunk)
+    return base64.b64encode(crc.digest()).decode()

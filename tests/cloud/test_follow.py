@@ -1,0 +1,223 @@
+"""The shared log follower (``mlx.cloud.follow``) over an in-memory source and a fake clock:
+every read, wait and line is known, so the tests assert them exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Callable, Optional
+
+import pytest
+
+from mlx.cloud import follow as follow_module
+from mlx.cloud.follow import Entry, WindowSource, follow
+from mlx.cloud.pacing import Pacing
+from mlx.model import LogLine, LogQuery
+
+PACING = Pacing(
+    log_poll=1.0,
+    log_max_poll=4.0,
+    log_overlap=10.0,
+    log_hold=2.0,
+    log_drain=3.0,
+    log_tail_window=60.0,
+)
+NOW = 1000.0
+
+
+class Clock:
+    """``time.time`` and ``time.sleep`` for ``mlx.cloud.follow``; the n-th sleep runs the
+    n-th of ``on_sleep`` once the clock moved on (what happened while the follower slept)."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+        self.sleeps: list[float] = []
+        self.on_sleep: list[Callable[[], None]] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        if len(self.sleeps) <= len(self.on_sleep):
+            self.on_sleep[len(self.sleeps) - 1]()
+
+
+class Store(WindowSource):
+    """Entries by time window, like CloudWatch or Cloud Logging; counts what it returns."""
+
+    def __init__(self, hold: bool = False, slow_when_idle: bool = False) -> None:
+        self.hold = hold  # type: ignore[misc]
+        self.slow_when_idle = slow_when_idle  # type: ignore[misc]
+        self.entries: list[Entry] = []
+        self.reads: list[tuple[float, Optional[float], bool]] = []
+        self.returned = 0
+
+    def add(self, key: str, when: float) -> None:
+        self.entries.append(Entry(key, when, (LogLine(when, key, 0),)))
+
+    def read(
+        self, start: float, end: Optional[float] = None, *, final: bool = False
+    ) -> Iterator[Entry]:
+        self.reads.append((start, end, final))
+        for entry in sorted(self.entries, key=lambda e: e.time):
+            if entry.time >= start and (end is None or entry.time <= end):
+                self.returned += 1
+                yield entry
+
+
+class Appended(WindowSource):
+    """What is new since the last read, without keys, like Azure's append blobs."""
+
+    def __init__(self) -> None:
+        self.pending: list[str] = []
+        self.finals: list[bool] = []
+
+    def read(
+        self, start: float, end: Optional[float] = None, *, final: bool = False
+    ) -> Iterator[Entry]:
+        self.finals.append(final)
+        new, self.pending = self.pending, []
+        return iter([Entry(None, NOW, (LogLine(NOW, text, 0),)) for text in new])
+
+    def newest(self, count: int, start: float, window: float) -> list[Entry]:
+        return list(self.read(start))
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(follow_module, "time", fake)
+    return fake
+
+
+def ends_after(checks: int) -> Callable[[], bool]:
+    """``ended`` that answers False ``checks`` times, then True."""
+    answers = iter([False] * checks)
+    return lambda: next(answers, True)
+
+
+def texts(
+    source: WindowSource, query: LogQuery, ended: Callable[[], bool], start: float = 900.0
+) -> list[str]:
+    return [line.text for line in follow(source, query, ended, PACING, start=start)]
+
+
+def test_overlapping_windows_show_each_entry_once(clock: Clock) -> None:
+    store = Store()
+    store.add("a", 995.0)
+    store.add("b", 998.0)
+    clock.on_sleep = [
+        lambda: store.add("c", 1000.5),
+        lambda: store.add("d", 1001.5),
+        lambda: store.add("e", 1002.5),
+    ]
+    assert texts(store, LogQuery(follow=True), ends_after(2)) == ["a", "b", "c", "d", "e"]
+    # Each read starts log_overlap before the previous one began (or at the newest entry
+    # shown, if older), so a, b, c, d were read again and dropped by key.
+    assert [start for start, _, _ in store.reads] == [900.0, 990.0, 991.0, 992.0]
+    assert [final for _, _, final in store.reads] == [False, False, False, True]
+    assert store.returned == 2 + 3 + 4 + 5
+    assert clock.sleeps == [1.0, 1.0, 3.0]  # log_poll twice, then log_drain
+
+
+def test_a_late_entry_inside_the_overlap_is_shown_once(clock: Clock) -> None:
+    store = Store()
+    store.add("a", 995.0)
+    store.add("b", 998.0)
+    clock.on_sleep = [
+        lambda: store.add("late", 996.0),  # stamped before b, visible only after it
+        lambda: store.add("c", 1001.5),
+    ]
+    lines = texts(store, LogQuery(follow=True), ends_after(2))
+    assert lines == ["a", "b", "late", "c"]
+
+
+def test_the_window_never_starts_past_the_newest_entry_shown(clock: Clock) -> None:
+    """A node whose clock is behind ours: its lines are older than (now - overlap)."""
+    store = Store()
+    store.add("a", 900.0)
+    clock.on_sleep = [lambda: store.add("b", 950.0)]
+    assert texts(store, LogQuery(follow=True), ends_after(1), start=800.0) == ["a", "b"]
+    assert [start for start, _, _ in store.reads] == [800.0, 900.0, 950.0]
+
+
+def test_after_the_end_one_drain_read_gets_the_last_lines(clock: Clock) -> None:
+    store = Store(hold=True)
+    store.add("old", 990.0)
+    store.add("young", 999.5)  # younger than log_hold: held back while following
+    clock.on_sleep = [lambda: store.add("last", 1002.0)]  # written during the drain wait
+    ended_calls: list[bool] = []
+
+    def ended() -> bool:
+        ended_calls.append(True)
+        return True
+
+    assert texts(store, LogQuery(follow=True), ended) == ["old", "young", "last"]
+    assert clock.sleeps == [3.0]  # log_drain, then nothing more
+    assert [final for _, _, final in store.reads] == [False, True]
+    assert len(ended_calls) == 1
+
+
+def test_entries_younger_than_the_hold_wait_for_a_later_read(clock: Clock) -> None:
+    store = Store(hold=True)
+    store.add("a", 990.0)
+    store.add("b", 999.5)
+    store.add("c", 999.6)
+    lines = texts(store, LogQuery(follow=True), ends_after(2))
+    assert lines == ["a", "b", "c"]
+    # Read at 1000 (horizon 998): a; at 1001 (horizon 999): b still held, and the read
+    # stopped at b without taking c; at 1002 (horizon 1000): b and c; the drain: nothing.
+    assert store.returned == 2 + 2 + 3 + 2
+    assert clock.sleeps == [1.0, 1.0, 3.0]
+
+
+def test_an_idle_follower_slows_down_to_max_poll_and_back(clock: Clock) -> None:
+    store = Store(slow_when_idle=True)
+    clock.on_sleep = [lambda: None] * 5 + [lambda: store.add("x", clock.now)]
+    assert texts(store, LogQuery(follow=True), ends_after(7)) == ["x"]
+    assert clock.sleeps == [1.0, 1.5, 2.25, 3.375, 4.0, 4.0, 1.0, 3.0]
+
+
+def test_without_slowing_down_the_interval_stays_log_poll(clock: Clock) -> None:
+    assert texts(Store(), LogQuery(follow=True), ends_after(3)) == []
+    assert clock.sleeps == [1.0, 1.0, 1.0, 3.0]
+
+
+def test_tail_reads_windows_backwards_and_follows_from_the_newest(clock: Clock) -> None:
+    store = Store()
+    for key, when in [("1", 500.0), ("2", 800.0), ("3", 995.0), ("4", 998.0)]:
+        store.add(key, when)
+    clock.on_sleep = [lambda: store.add("new", 1000.5)]
+    lines = texts(store, LogQuery(follow=True, tail=1), ends_after(1), start=0.0)
+    # "3" is inside the overlap of the first poll, but older than the tail shown.
+    assert lines == ["4", "new"]
+    assert store.reads[:3] == [
+        (1240.0, 1300.0, False),
+        (1000.0, 1240.0, False),
+        (40.0, 1000.0, False),
+    ]
+    assert [start for start, _, _ in store.reads[3:]] == [998.0, 998.0]
+
+
+def test_tail_without_follow_is_the_last_lines_and_asks_nothing(clock: Clock) -> None:
+    store = Store()
+    for i in range(5):
+        store.add(f"line {i}", 990.0 + i)
+
+    def ended() -> bool:
+        raise AssertionError("a one-off read asks no state")
+
+    assert texts(store, LogQuery(tail=2), ended) == ["line 3", "line 4"]
+    assert texts(store, LogQuery(tail=0), ended) == []
+    assert texts(store, LogQuery(), ended) == [f"line {i}" for i in range(5)]
+    assert clock.sleeps == []
+
+
+def test_a_source_without_keys_is_read_for_what_is_new(clock: Clock) -> None:
+    source = Appended()
+    source.pending = ["same", "same", "older"]
+    clock.on_sleep = [lambda: source.pending.append("same"), lambda: None, lambda: None]
+    lines = texts(source, LogQuery(follow=True, tail=2), ends_after(2))
+    assert lines == ["same", "older", "same"]
+    assert source.finals == [False, False, False, True]
