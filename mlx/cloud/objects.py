@@ -62,8 +62,16 @@ class ObjectStore(Protocol):
         """The object's bytes; None when there is no such object."""
         ...
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Every object whose key starts with ``prefix``, in key order."""
+    def list(self, prefix: str, *, label: Optional[str] = None) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix``, in key order (an error names
+        ``label``, default ``uri(prefix)``)."""
+        ...
+
+    def read_range(
+        self, key: str, offset: int, length: int, *, label: Optional[str] = None
+    ) -> bytes:
+        """``length`` bytes of the object from ``offset`` (one ranged GET): what a growing
+        object (a log) gained since the last read."""
         ...
 
     def open(self, key: str) -> IO[bytes]:

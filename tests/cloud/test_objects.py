@@ -173,3 +173,10 @@ def test_a_download_matches_the_listed_checksum(
     assert target.read_text() == "a" * 1000 and sum(seen) == 1000
     assert info.checksum is not None
     assert harness.store.local_checksum(target, info.checksum) == info.checksum
+
+
+def test_a_ranged_read_returns_exactly_the_bytes_asked_for(harness: Harness) -> None:
+    data = bytes(range(256)) * 4
+    harness.store.put_bytes("logs/std_log.txt", data)
+    assert harness.store.read_range("logs/std_log.txt", 0, 10) == data[:10]
+    assert harness.store.read_range("logs/std_log.txt", 700, 324) == data[700:]

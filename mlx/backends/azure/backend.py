@@ -135,7 +135,7 @@ class AzureBackend(Backend):
     def status(self, record: JobRecord) -> JobStatus:
         ml = self._ml_for(record)
         name = record.native_id or record.id
-        if record.kind == "trial":  # trials are child runs: run history only
+        if record.is_trial:  # trials are child runs: run history only
             details = runs.run_details(ml, name)
             return job_status(details.status, runs.run_error(details))
         with clients.azure_errors(f"jobs.get({name})"):
@@ -171,7 +171,7 @@ class AzureBackend(Backend):
 
     def list_trials(self, record: JobRecord) -> list[TrialStatus]:
         spec = _spec_of(record)
-        if record.kind != "tuning" or spec.tune is None:
+        if not record.is_tuning or spec.tune is None:
             return []
         space, metric = runtime_space(spec.tune), spec.tune.objective.metric
         sweep = record.native_id or record.id
@@ -188,7 +188,7 @@ class AzureBackend(Backend):
     def logs(self, record: JobRecord, query: LogQuery) -> Iterator[LogLine]:
         workspace = Workspace.from_location(record.location)
         reader = logs.LogReader(
-            self.container(workspace, ARTIFACT_STORE),
+            BlobStore(self.container(workspace, ARTIFACT_STORE)),
             log_prefix(record.native_id or record.id),
             processes_per_node(_spec_of(record)),
             query,

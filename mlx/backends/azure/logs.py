@@ -16,11 +16,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from typing import Any, Optional
+from typing import Optional
 
-from mlx.backends.azure.clients import azure_errors
 from mlx.backends.azure.layout import LOG_DIRS
 from mlx.cloud.follow import Entry, WindowSource
+from mlx.cloud.objects import ObjectInfo, ObjectStore
 from mlx.logfiles import merge_by_time
 from mlx.model import LogLine, LogQuery
 
@@ -52,8 +52,8 @@ class LogReader(WindowSource):
     to the lines' times and places.
     """
 
-    def __init__(self, container: Any, prefix: str, per_node: int, query: LogQuery) -> None:
-        self.container, self.prefix, self.per_node = container, prefix, per_node
+    def __init__(self, store: ObjectStore, prefix: str, per_node: int, query: LogQuery) -> None:
+        self.store, self.prefix, self.per_node = store, prefix, per_node
         self.query = query
         self._offsets: dict[str, int] = {}
         self._partial: dict[str, bytes] = {}
@@ -82,18 +82,17 @@ class LogReader(WindowSource):
         now = time.time()
         batches = []
         for blob, where in self._blobs():
-            stamp = blob.last_modified.timestamp() if first and blob.last_modified else now
-            texts = self._read_new(blob.name, blob.size, final)
+            stamp = blob.modified if first and blob.modified else now
+            texts = self._read_new(blob.key, blob.size, final)
             batches.append([LogLine(stamp, text, *where) for text in texts])
         return list(merge_by_time(batches))
 
-    def _blobs(self) -> list[tuple[Any, tuple[int, Optional[int]]]]:
+    def _blobs(self) -> list[tuple[ObjectInfo, tuple[int, Optional[int]]]]:
         """Process logs, in node and process order. The first layout found is kept: newer
         runtimes write ``user_logs``, older ones ``azureml-logs``."""
         for directory in self._dirs:
-            with azure_errors("listing log files"):
-                listed = list(self.container.list_blobs(name_starts_with=self.prefix + directory))
-            placed = [(b, place(b.name[len(self.prefix) :], self.per_node)) for b in listed]
+            listed = list(self.store.list(self.prefix + directory, label="log files"))
+            placed = [(b, place(b.key[len(self.prefix) :], self.per_node)) for b in listed]
             found = [(b, where) for b, where in placed if where is not None]
             if found:
                 self._dirs = (directory,)
@@ -106,10 +105,7 @@ class LogReader(WindowSource):
             offset, self._partial[name] = 0, b""
         data = b""
         if size > offset:
-            with azure_errors(f"reading {name}"):
-                data = self.container.download_blob(
-                    name, offset=offset, length=size - offset
-                ).readall()
+            data = self.store.read_range(name, offset, size - offset)
         self._offsets[name] = offset + len(data)
         *complete, rest = (self._partial.get(name, b"") + data).split(b"\n")
         if final and rest:

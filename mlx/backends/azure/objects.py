@@ -53,15 +53,22 @@ class BlobStore:
             except ResourceNotFoundError:
                 return None
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list(self, prefix: str, *, label: Optional[str] = None) -> Iterator[ObjectInfo]:
         """Blobs, not the directory markers of hierarchical namespace accounts."""
-        with azure_errors(f"listing {prefix}"):
+        with azure_errors(f"listing {label or prefix}"):
             for blob in self.container.list_blobs(name_starts_with=prefix):
                 if blob.size is None:
                     continue
                 modified = blob.last_modified.timestamp() if blob.last_modified else None
                 checksum = md5_hex(blob.content_settings.content_md5)
                 yield ObjectInfo(blob.name, blob.size, checksum, modified)
+
+    def read_range(
+        self, key: str, offset: int, length: int, *, label: Optional[str] = None
+    ) -> bytes:
+        with azure_errors(f"reading {label or key}"):
+            stream = self.container.download_blob(key, offset=offset, length=length)
+            return bytes(stream.readall())
 
     def open(self, key: str) -> IO[bytes]:
         """A reader over the blob, fetched in ranged GETs as it is read."""

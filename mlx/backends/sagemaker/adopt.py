@@ -18,7 +18,7 @@ from mlx.backends.sagemaker.settings import SageMakerSettings
 from mlx.backends.sagemaker.states import training_status
 from mlx.cloud.layout import split_uri
 from mlx.errors import MlxError
-from mlx.model import JobRecord
+from mlx.model import JobKind, JobRecord
 
 if TYPE_CHECKING:
     from mlx.backends.sagemaker.backend import SageMakerBackend
@@ -38,7 +38,7 @@ def describe_for_adoption(backend: SageMakerBackend, name: str) -> dict[str, Any
     ended = job.get("TrainingEndTime")
     return {
         "name": name,
-        "kind": "training",
+        "kind": JobKind.TRAINING,
         "state": status.state,
         "message": status.message,
         "metrics": status.metrics,

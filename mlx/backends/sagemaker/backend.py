@@ -141,7 +141,7 @@ class SageMakerBackend(Backend):
         sm = self.record_clients(record).sagemaker
         name = record.native_id or record.id
         missing = f"SageMaker has no job {name!r}"
-        if record.kind == "tuning":
+        if record.is_tuning:
             with aws_errors(f"DescribeHyperParameterTuningJob {name}", missing=missing):
                 job = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
             return tuning_status(job)
@@ -163,7 +163,7 @@ class SageMakerBackend(Backend):
     def cancel(self, record: JobRecord) -> None:
         sm = self.record_clients(record).sagemaker
         name = record.native_id or record.id
-        if record.kind == "tuning":
+        if record.is_tuning:
             with aws_errors(f"StopHyperParameterTuningJob {name}"):
                 sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
             return
@@ -181,7 +181,7 @@ class SageMakerBackend(Backend):
 
         spec = spec_from_record(record.spec, record.info["base_dir"], record.info["source"])
         aws = self.clients(settings_of(spec))
-        sm, tuning = aws.sagemaker, record.kind == "tuning"
+        sm, tuning = aws.sagemaker, record.is_tuning
         name = tuning_name(record.id) if tuning else record.id
         found = _describe(sm, name, tuning=tuning)
         return _submission(name, layout_for(spec, record.id), aws) if found else None
@@ -189,7 +189,7 @@ class SageMakerBackend(Backend):
     # -- logs --------------------------------------------------------------------------
 
     def logs(self, record: JobRecord, query: LogQuery) -> Iterator[LogLine]:
-        if record.kind == "tuning":
+        if record.is_tuning:
             raise MlxError(
                 f"{record.id} is a tuning job: its logs are its trials' logs",
                 hint=f"`mlx logs {record.id} --trial N` (or --trial best).",
@@ -211,13 +211,13 @@ class SageMakerBackend(Backend):
         if record.info.get("adopted"):  # an uncompressed model: the model prefix itself
             bucket, key = split_uri(adopt.model_uri(self, record))
             return ArtifactRoot(bucket, key.rstrip("/") + "/", "")
-        owner = record.parent_id if record.kind == "trial" else record.id
+        owner = record.parent_id if record.is_trial else record.id
         location = record.location
         return ArtifactRoot(
             location["bucket"],
             f"{location['prefix']}/{owner}/",
             record.native_id or record.id,
-            trial=record.kind == "trial",
+            trial=record.is_trial,
         )
 
     def list_artifacts(self, record: JobRecord) -> list[Artifact]:

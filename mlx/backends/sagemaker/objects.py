@@ -68,10 +68,10 @@ class S3Store:
                     return None
                 raise
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list(self, prefix: str, *, label: Optional[str] = None) -> Iterator[ObjectInfo]:
         paginator = self.s3.get_paginator("list_objects_v2")
         pages = paginator.paginate(Bucket=self.bucket, Prefix=prefix)
-        with aws_errors(f"listing {self.uri(prefix)}"):
+        with aws_errors(f"listing {label or self.uri(prefix)}"):
             for page in pages:
                 for item in page.get("Contents", []):
                     yield ObjectInfo(
@@ -80,6 +80,14 @@ class S3Store:
                         checksum=item["ETag"].strip('"'),
                         modified=item["LastModified"].timestamp(),
                     )
+
+    def read_range(
+        self, key: str, offset: int, length: int, *, label: Optional[str] = None
+    ) -> bytes:
+        last = offset + length - 1
+        with aws_errors(f"reading {label or self.uri(key)}"):
+            body = self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={offset}-{last}")
+            return bytes(body["Body"].read())
 
     def open(self, key: str) -> IO[bytes]:
         """The GET's body: read as it arrives, closed without draining the rest."""

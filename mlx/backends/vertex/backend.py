@@ -43,6 +43,7 @@ from mlx.cloud.plan import Plan, stage
 from mlx.errors import BackendError
 from mlx.model import (
     Artifact,
+    JobKind,
     JobRecord,
     JobState,
     JobStatus,
@@ -147,7 +148,7 @@ class VertexBackend(Backend):
 
         spec = spec_from_record(record.spec, record.info["base_dir"], record.info["source"])
         target = target_for(spec)
-        noun = "hyperparameter_tuning_job" if record.kind == "tuning" else "custom_job"
+        noun = "hyperparameter_tuning_job" if record.is_tuning else "custom_job"
         job = self._find_by_label(self.clients(target), noun, target.parent, record.id)
         if job is None:
             return None
@@ -166,11 +167,11 @@ class VertexBackend(Backend):
     def status(self, record: JobRecord) -> JobStatus:
         if not record.native_id:
             return JobStatus(JobState.FAILED, "the job was never created on Vertex AI")
-        if record.kind == "trial":
+        if record.is_trial:
             return self._trial_status(record)
-        job = self._get(record, record.native_id, tuning=record.kind == "tuning")
+        job = self._get(record, record.native_id, tuning=record.is_tuning)
         status = job_status(job)
-        if status.state.terminal and record.kind == "training":
+        if status.state.terminal and record.kind == JobKind.TRAINING:
             return job_status(job, self._metrics(record))
         return status
 
@@ -204,7 +205,7 @@ class VertexBackend(Backend):
         """One ``ListCustomJobs`` per project and location, filtered server-side by mlx's
         label and creation time, instead of one Get per job."""
         found: dict[str, JobStatus] = {}
-        wanted = [r for r in records if r.kind == "training" and r.native_id and r.location]
+        wanted = [r for r in records if r.kind == JobKind.TRAINING and r.native_id and r.location]
         for target in {target_of(r.location) for r in wanted}:
             mine = [r for r in wanted if target_of(r.location) == target]
             since = min(r.created_at for r in mine) - 3600  # mlx's clock against Vertex's
@@ -223,14 +224,14 @@ class VertexBackend(Backend):
         return found
 
     def cancel(self, record: JobRecord) -> None:
-        if record.kind == "trial":
+        if record.is_trial:
             raise BackendError(
                 f"{record.id} is one trial of {record.parent_id}: Vertex AI cancels whole "
                 "tuning jobs",
                 hint=f"`mlx cancel {record.parent_id}` stops every trial.",
             )
         jobs = self.record_clients(record).jobs
-        tuning = record.kind == "tuning"
+        tuning = record.is_tuning
         noun = "hyperparameter_tuning_job" if tuning else "custom_job"
         name = record.native_id
         with gcp_errors(f"Cancel{'HyperparameterTuningJob' if tuning else 'CustomJob'} {name}"):
@@ -243,7 +244,7 @@ class VertexBackend(Backend):
             return
         clients = self.record_clients(record)
         source = log_source(record)
-        if record.kind == "trial":  # trials are recorded when mlx first sees them: later
+        if record.is_trial:  # trials are recorded when mlx first sees them: later
             job = self._get(record, trial_native(record.native_id)[0], tuning=True)
             source = replace(source, created_at=job.create_time.timestamp())
         yield from follow(
@@ -300,7 +301,7 @@ def parse_strictly(key: str, body: dict[str, Any]) -> Any:
 
 def log_source(record: JobRecord) -> Source:
     project = record.location["project"]
-    if record.kind == "trial":
+    if record.is_trial:
         job_name, trial = trial_native(record.native_id or "")
         return Source(project, numeric_id(job_name), trial, record.created_at)
     return Source(project, numeric_id(record.native_id or ""), None, record.created_at)
@@ -308,7 +309,7 @@ def log_source(record: JobRecord) -> Source:
 
 def artifact_prefix(record: JobRecord) -> str:
     """The job's prefix in its bucket; a trial's is its tuning job's plus the trial id."""
-    if record.kind == "trial":
+    if record.is_trial:
         _, trial = trial_native(record.native_id or "")
         return Layout(record.location["bucket"], record.parent_id or "").trial_key(trial)
     return Layout(record.location["bucket"], record.id).job_key

@@ -53,12 +53,20 @@ class GcsStore:
             except NotFound:
                 return None
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        with gcp_errors(f"listing {self.uri(prefix)}"):
+    def list(self, prefix: str, *, label: Optional[str] = None) -> Iterator[ObjectInfo]:
+        with gcp_errors(f"listing {label or self.uri(prefix)}"):
             client = self.bucket.client
             for blob in client.list_blobs(self.bucket, prefix=prefix, retry=self.retry):
                 modified = blob.updated.timestamp() if blob.updated else None
                 yield ObjectInfo(blob.name, int(blob.size or 0), blob.crc32c or None, modified)
+
+    def read_range(
+        self, key: str, offset: int, length: int, *, label: Optional[str] = None
+    ) -> bytes:
+        with gcp_errors(f"reading {label or self.uri(key)}"):
+            blob = self.bucket.blob(key)
+            end = offset + length - 1  # inclusive, as the API's Range header
+            return bytes(blob.download_as_bytes(start=offset, end=end, retry=self.retry))
 
     def open(self, key: str) -> IO[bytes]:
         """A reader fetching ``CHUNK`` bytes per ranged GET."""
