@@ -297,10 +297,17 @@ def cancel(record: JobRecord, store: Store, wait_seconds: float = 15.0) -> JobRe
         store.update(record.id, state=JobState.CANCELLED, unless_ended=True, message="cancelled")
         record = store.get(record.id)
         if record.is_tuning:  # no driver will end its trials either
-            from mlx.tuning.view import cancel_trials
-
             cancel_trials(store, record)
     return record
+
+
+def cancel_trials(store: Store, parent: JobRecord) -> None:
+    """Mark trials that no process will finish any more as cancelled."""
+    for record in store.list(parent_id=parent.id):
+        if not record.state.terminal:
+            store.update(
+                record.id, state=JobState.CANCELLED, unless_ended=True, message="cancelled"
+            )
 
 
 def pull(
@@ -318,7 +325,7 @@ def pull(
         return batch
     chosen = transfer.select(backend.list_artifacts(record), include, exclude)
     if not chosen:
-        raise nothing_matches(record, include, exclude)
+        raise transfer.nothing_matches(record.id, include, exclude)
 
     def download(artifact: Any, target: Path, progress: Any) -> None:
         try:
@@ -332,15 +339,6 @@ def pull(
         download,
         local_checksum=backend.local_checksum,
         show_progress=show_progress,
-    )
-
-
-def nothing_matches(record: JobRecord, include: list[str], exclude: list[str]) -> MlxError:
-    return MlxError(
-        f"no artifacts of {record.id} match"
-        + (f" --include {' '.join(include)}" if include else "")
-        + (f" --exclude {' '.join(exclude)}" if exclude else ""),
-        hint=f"`mlx pull-artifacts {record.id} --list` shows what there is.",
     )
 
 

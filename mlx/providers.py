@@ -276,12 +276,20 @@ def _check_installed(provider: Provider) -> None:
             )
 
 
+_generation = 0
+
+
+def generation() -> int:
+    """Changes whenever the registry is read anew, for caches built from it (the spec
+    model)."""
+    return _generation
+
+
 def reset() -> None:
     """Forget the registry and every backend (and its clients): the next use reads the
     entry points again. For tests that register a provider or start new servers."""
+    global _generation
     _registry.cache_clear()
     with _backends_lock:
         _backends.clear()
-    from mlx import spec
-
-    spec.forget_models()
+    _generation += 1

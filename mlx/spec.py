@@ -383,10 +383,16 @@ class JobSpec(StrictModel):
         return (self.base_dir / os.path.expanduser(uri)).resolve()
 
 
-@functools.lru_cache(maxsize=1)
 def spec_model() -> type[JobSpec]:
     """``JobSpec`` with what the registered providers add: ``provider`` limited to their
     names, and one settings block per provider that has settings."""
+    from mlx import providers
+
+    return _spec_model(providers.generation())
+
+
+@functools.lru_cache(maxsize=1)
+def _spec_model(generation: int) -> type[JobSpec]:
     from pydantic import create_model
 
     from mlx import providers
@@ -410,11 +416,6 @@ def _default_provider() -> str:
     from mlx import providers
 
     return providers.default_name()
-
-
-def forget_models() -> None:
-    """Build ``spec_model`` anew on next use (the registry changed)."""
-    spec_model.cache_clear()
 
 
 def uri_schemes() -> tuple[str, ...]:

@@ -157,3 +157,13 @@ def pull(
             futures = [pool.submit(fetch, a, t) for a, t in todo]
             downloaded = [f.result() for f in as_completed(futures)]
     return PullResult(sorted(downloaded), skipped, dest, total)
+
+
+def nothing_matches(job_id: str, include: list[str], exclude: list[str]) -> MlxError:
+    """The error for a pull whose globs select nothing."""
+    return MlxError(
+        f"no artifacts of {job_id} match"
+        + (f" --include {' '.join(include)}" if include else "")
+        + (f" --exclude {' '.join(exclude)}" if exclude else ""),
+        hint=f"`mlx pull-artifacts {job_id} --list` shows what there is.",
+    )

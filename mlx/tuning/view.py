@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlx import lifecycle
-from mlx.model import JobRecord, JobState
+from mlx.model import JobRecord
 from mlx.output import record_json
 from mlx.store import Store
 
@@ -125,12 +125,3 @@ def best_line(store: Store, parent: JobRecord) -> Optional[str]:
     params = ", ".join(f"{k}={_fmt(v)}" for k, v in best["params"].items())
     metric = data["objective"].get("metric", "objective")
     return f"Best trial #{best['number']}: {metric}={best['objective']:.6g} ({params})"
-
-
-def cancel_trials(store: Store, parent: JobRecord) -> None:
-    """Mark trials that no process will finish any more as cancelled."""
-    for record in trials(store, parent):
-        if not record.state.terminal:
-            store.update(
-                record.id, state=JobState.CANCELLED, unless_ended=True, message="cancelled"
-            )

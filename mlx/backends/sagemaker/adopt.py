@@ -86,8 +86,7 @@ def pull_archive(
     from rich.progress import DownloadColumn, Progress, SpinnerColumn, TransferSpeedColumn
 
     from mlx.console import err
-    from mlx.lifecycle import nothing_matches
-    from mlx.transfer import PullResult
+    from mlx.transfer import PullResult, nothing_matches
 
     include, exclude = request
     bucket, key = split_uri(uri)
@@ -104,5 +103,5 @@ def pull_archive(
             on_read=lambda n: progress.update(task, advance=n),
         )
     if not written:
-        raise nothing_matches(record, include, exclude)
+        raise nothing_matches(record.id, include, exclude)
     return PullResult(sorted(written), [], dest, read)

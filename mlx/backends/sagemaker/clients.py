@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any, Optional
@@ -99,8 +100,6 @@ class AwsClients:
 
     @functools.cached_property
     def logs(self) -> Any:
-        from mlx.backends.sagemaker.logs import parse_events_quickly
-
         return parse_events_quickly(self.client("logs"))
 
 
@@ -169,3 +168,25 @@ def _hint(error: Any) -> Optional[str]:
     if code in ("ThrottlingException", "SlowDown", "ResourceLimitExceeded"):
         return "A quota or rate limit was hit; retry later or ask AWS for a higher quota."
     return None
+
+
+def parse_events_quickly(client: Any) -> Any:
+    """Parse ``client``'s FilterLogEvents answers with ``json.loads``.
+
+    botocore's generic response parser costs about 13 µs per event (five fields each), more
+    than everything else mlx does with a line; the answer's shape holds only strings and
+    integers, which JSON gives as they are. Uses botocore's ``before-parse`` hook: what the
+    handler puts in ``customized_response_dict`` is merged into the parsed answer.
+    """
+    service = client.meta.service_model.service_id.hyphenize()
+    client.meta.events.register(
+        f"before-parse.{service}.FilterLogEvents", _raw_json, unique_id="mlx-raw-json"
+    )
+    return client
+
+
+def _raw_json(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any):
+    if response_dict.get("status_code") != 200:
+        return  # errors go through botocore's parser, which knows their shapes
+    customized_response_dict.update(json.loads(response_dict["body"]))
+    response_dict["body"] = b"{}"
