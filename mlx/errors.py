@@ -33,6 +33,12 @@ class BackendError(MlxError):
     """The provider rejected a call or a job could not be driven."""
 
 
+class OutcomeUnknown(BackendError):
+    """A create reached the provider or not: its answer was lost and the provider could not
+    be asked. The job may be running; the store keeps it pending until a lookup by mlx's id
+    settles it (``submissions.settle_submission``)."""
+
+
 class JobNotFound(MlxError):
     """No job matches the id, prefix or ``provider:native-id`` given."""
 

@@ -2,11 +2,12 @@
 short by a killed mlx, so the store never loses a job the provider accepted and never
 keeps a secret.
 
-``jobs.launch`` writes a job's row before the create call, with the submitting process
+``lifecycle.launch`` writes a job's row before the create call, with the submitting process
 (``info.submitter``). A row that never got the provider's id is *unsubmitted*; once its
 submitter is gone, ``settle_submission`` asks the backend for a job with the mlx id
 (``Backend.find_by_mlx_id``: by name on SageMaker and Azure, by label on Vertex) and records
-it, or marks the job failed.
+it, or marks the job failed. A submit that gave up not knowing whether its create arrived
+(``OutcomeUnknown``) leaves the job pending the same way, to be settled by the next look.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from mlx import providers
-from mlx.errors import BackendError, MlxError, SpecError
+from mlx.errors import BackendError, MlxError, OutcomeUnknown, SpecError
 from mlx.model import JobRecord, JobState, Submission
 from mlx.spec import JobSpec
 from mlx.store import Store
@@ -49,6 +50,12 @@ def record_submit_failure(
         # A spec a provider refuses before any call (an https:// input on SageMaker, a
         # missing bucket): nothing was started, so nothing is listed.
         store.delete(job_id)
+        return _masked(error, spec)
+    if isinstance(error, OutcomeUnknown):
+        # The create may have reached the provider: keep the job pending, marked as no
+        # longer being submitted, so the next `status`, `jobs` or `cancel` settles it.
+        info = {**store.get(job_id).info, "submitter": {"ended": True}}
+        store.update(job_id, message=error.message, info=info)
         return _masked(error, spec)
     if not isinstance(error, Exception):
         # Ctrl-C: the create may have reached the provider. The next `status` or `jobs`
@@ -99,11 +106,16 @@ def settle_submission(record: JobRecord, store: Store) -> JobRecord:
         return record  # still submitting: the submitting process records the outcome
     found = providers.backend_for(record.provider).find_by_mlx_id(record)
     if found is None:
+        gave_up = (record.info.get("submitter") or {}).get("ended")
         store.update(
             record.id,
             unless_ended=True,
             state=JobState.FAILED,
-            message="mlx was stopped before the job was submitted",
+            message=(
+                "the create never reached the provider"
+                if gave_up
+                else "mlx was stopped before the job was submitted"
+            ),
         )
         return store.get(record.id)
     return record_submission(record, found, store)
@@ -113,6 +125,8 @@ def _submitter_alive(record: JobRecord) -> bool:
     """Whether the mlx process that submits ``record`` still runs. A submitter on another
     host (a shared ``$MLX_HOME``) is given ``SUBMIT_TIMEOUT`` seconds."""
     submitter = record.info.get("submitter") or {}
+    if submitter.get("ended"):  # its submitter gave up with the outcome unknown
+        return False
     pid = submitter.get("pid")
     if submitter.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
         return time.time() - record.created_at < SUBMIT_TIMEOUT

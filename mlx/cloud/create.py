@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Callable, Optional, TypeVar
 
-from mlx.errors import BackendError
+from mlx.errors import BackendError, BackendUnavailable, MlxError, OutcomeUnknown
 
 if TYPE_CHECKING:
     from mlx.cloud.pacing import Pacing
@@ -46,8 +46,8 @@ def create_once(
     Args:
         what: the call, as errors name it (``"CreateCustomJob <id>"``).
         create: sends the create request; returns what the provider answered.
-        find: the job carrying mlx's id, or None when the provider has none. Its errors
-            are raised as they are: a job that cannot be looked up may exist.
+        find: the job carrying mlx's id, or None when the provider has none. After a lost
+            answer its ``MlxError`` becomes ``OutcomeUnknown`` (the job may exist).
         is_lost: whether an error from ``create`` means its answer may have been lost
             (a dropped connection, a timeout, a 5xx or 429 after the SDK's own retries).
         exists: whether an error from ``create`` says the job already exists (the SDK
@@ -62,7 +62,8 @@ def create_once(
 
     Raises:
         Exception: an error from ``create`` that is neither lost nor "exists" (at once),
-            any error from ``find``, the last lost error when ``attempts`` is 1.
+            the last lost error when ``attempts`` is 1.
+        OutcomeUnknown: an answer was lost and ``find`` failed too.
         BackendError: ``"<what> failed after <n> attempts: <error>"`` when every attempt
             was lost and the job was not found.
     """
@@ -72,11 +73,11 @@ def create_once(
             return create()
         except Exception as error:
             if exists(error):
-                return _existing(find, error)
+                return _existing(what, find, error)
             if not is_lost(error):
                 raise
             lost = error
-        found = find()
+        found = _settle(what, find)
         if found is not None:
             return found
         if attempt < attempts:
@@ -88,9 +89,24 @@ def create_once(
     raise BackendError(f"{what} failed after {attempts} attempts: {describe(lost)}") from lost
 
 
-def _existing(find: Callable[[], Optional[T]], error: Exception) -> T:
+def _settle(what: str, find: Callable[[], Optional[T]]) -> Optional[T]:
+    """``find()`` after a lost answer. When the provider cannot be asked either, whether the
+    job exists is unknown: never "failed" (it may be running), never created again."""
+    try:
+        return find()
+    except BackendUnavailable:
+        raise
+    except MlxError as e:
+        raise OutcomeUnknown(
+            f"{what}: the answer was lost and looking the job up failed too ({e.message}); "
+            "the job may be running",
+            hint="`mlx status` or `mlx jobs` settles it once the provider answers again.",
+        ) from e
+
+
+def _existing(what: str, find: Callable[[], Optional[T]], error: Exception) -> T:
     """The job that ``error`` says exists; ``error`` itself when it is not mlx's."""
-    found = find()
+    found = _settle(what, find)
     if found is None:
         raise error
     return found

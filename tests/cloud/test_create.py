@@ -9,7 +9,7 @@ import pytest
 
 from mlx.cloud.create import backoff, create_once
 from mlx.cloud.pacing import Pacing
-from mlx.errors import BackendError
+from mlx.errors import BackendError, BackendUnavailable, OutcomeUnknown
 
 
 class Lost(Exception):
@@ -138,3 +138,32 @@ def test_a_lookup_that_fails_ends_the_create_it_may_exist() -> None:
 def test_backoff_doubles_from_retry_initial_up_to_retry_max() -> None:
     delay = backoff(Pacing(retry_initial=1.0, retry_max=5.0))
     assert [delay(n) for n in (1, 2, 3)] == [2.0, 4.0, 5.0]
+
+
+@dataclass
+class Unreachable(Provider):
+    """A provider whose lookup fails after the create's answer was lost."""
+
+    lookup_error: Exception = field(default_factory=lambda: BackendError("DescribeJob failed"))
+
+    def find(self) -> Optional[str]:
+        self.finds += 1
+        raise self.lookup_error
+
+
+@pytest.mark.parametrize("fault", [Lost("reset"), InUse("exists")], ids=["lost", "in-use"])
+def test_a_lost_answer_and_a_failing_lookup_leave_the_outcome_unknown(fault: Exception) -> None:
+    provider = Unreachable(faults=[fault], created=True)
+    with pytest.raises(OutcomeUnknown) as raised:
+        provider.settle()
+    assert raised.value.message == (
+        "CreateJob mlx-1: the answer was lost and looking the job up failed too "
+        "(DescribeJob failed); the job may be running"
+    )
+    assert (provider.creates, provider.finds) == (1, 1)  # never created a second time
+
+
+def test_missing_credentials_on_the_lookup_are_not_an_unknown_outcome() -> None:
+    provider = Unreachable(faults=[Lost("reset")], lookup_error=BackendUnavailable("no creds"))
+    with pytest.raises(BackendUnavailable):
+        provider.settle()
