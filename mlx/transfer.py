@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
-from mlx.errors import BackendError, MlxError
+from mlx.errors import BackendError, Interrupted, MlxError
 from mlx.model import Artifact
 
 MAX_PARALLEL = 8
@@ -42,15 +42,58 @@ def select(artifacts: list[Artifact], include: list[str], exclude: list[str]) ->
 
 
 def safe_target(dest: Path, relative: str) -> Path:
-    """``dest/relative``, refusing any path that would land outside ``dest``."""
+    """``dest/relative``, refusing any path that would land outside ``dest`` or on ``dest``
+    itself (a name ``.``, ``model/.`` or ``x/..``), or that names no file."""
     root = dest.resolve()
+    parts = relative.replace("\\", "/").split("/")
     target = (root / relative).resolve()
-    if relative.startswith(("/", "\\")) or (target != root and root not in target.parents):
+    if (
+        relative.startswith(("/", "\\"))
+        or any(part in (".", "..") for part in parts)
+        or not parts[-1]
+        or target == root
+        or root not in target.parents
+    ):
         raise MlxError(
-            f"refusing artifact path {relative!r}: it would be written outside {dest}",
+            f"refusing artifact path {printable(relative)}: it would not be a file inside {dest}",
             hint="The job's artifact listing contains an unsafe path; nothing was written.",
         )
     return target
+
+
+def printable(name: str) -> str:
+    """``name`` quoted, control characters escaped (a listing may hold any bytes)."""
+    return repr(name)
+
+
+def check_layout(targets: list[Path]) -> None:
+    """Refuse listings where one artifact's path is a directory of another's (``model`` and
+    ``model/x``): one of them could not be written. Checked before anything is."""
+    files = {t for t in targets}
+    for target in targets:
+        for parent in target.parents:
+            if parent in files:
+                raise MlxError(
+                    f"artifacts {printable(str(parent))} and {printable(str(target))} conflict: "
+                    "one is a file and a directory of the other",
+                    hint="Pull them one at a time with --include and separate --dest dirs.",
+                )
+
+
+def check_dest(dest: Path) -> None:
+    """``dest`` is a directory, or nothing yet (``make_dest`` creates it)."""
+    if dest.exists() and not dest.is_dir():
+        raise MlxError(
+            f"--dest {dest} exists and is not a directory",
+            hint="Give a directory (it is created when missing).",
+        )
+
+
+def make_dest(dest: Path) -> None:
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise MlxError(f"cannot create --dest {dest}: {e.strerror or e}") from e
 
 
 LocalChecksum = Callable[[Path, Artifact], Optional[str]]
@@ -93,9 +136,46 @@ def verify(part: Path, artifact: Artifact, local_checksum: LocalChecksum | None)
         )
 
 
+PART_MARK = ".mlx-part-"
+
+
 def part_path(target: Path) -> Path:
     """A temporary sibling of ``target``, unique to this process and thread."""
-    return target.with_name(f".{target.name}.mlx-part-{os.getpid()}-{threading.get_ident()}")
+    return target.with_name(f".{target.name}{PART_MARK}{os.getpid()}-{threading.get_ident()}")
+
+
+def sweep_parts(directories: set[Path]) -> None:
+    """Remove part files that a pull killed before it could (``kill -9``, a crash) left in
+    ``directories``: those of processes that no longer run."""
+    for directory in directories:
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        for name in names:
+            owner = name.rpartition(PART_MARK)[2].split("-", 1)[0]
+            if PART_MARK in name and owner.isdigit() and not _alive(int(owner)):
+                (directory / name).unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def write_error(path: Path, error: OSError) -> MlxError:
+    """One line for a file that cannot be written (full disk, name too long, not a dir)."""
+    return MlxError(
+        f"cannot write {path}: {error.strerror or error}; nothing of it was kept",
+        hint="Free some space, or choose another --dest.",
+    )
 
 
 @dataclass
@@ -117,16 +197,23 @@ def pull(
     local_checksum: Optional[LocalChecksum] = None,
     show_progress: bool = True,
 ) -> PullResult:
-    """Fetch ``artifacts`` into ``dest`` in parallel; each file lands atomically."""
+    """Fetch ``artifacts`` into ``dest`` in parallel; each file lands atomically.
+
+    Ctrl-C stops at once: transfers in flight are abandoned (their part files removed), and
+    ``Interrupted`` says so. A file that cannot be written stops the pull the same way.
+    """
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     from mlx.console import err
 
+    check_dest(dest)
     targets = [(a, safe_target(dest, a.path)) for a in artifacts]  # check all before writing
+    check_layout([t for _, t in targets])
+    make_dest(dest)
+    sweep_parts({t.parent for _, t in targets})
     todo = [(a, t) for a, t in targets if not is_current(t, a, local_checksum)]
     skipped = [a.path for a, t in targets if (a, t) not in todo]
     total = sum(a.size for a, _ in todo)
-    lock = threading.Lock()
     columns = (
         "[progress.description]{task.description}",
         BarColumn(),
@@ -137,26 +224,97 @@ def pull(
         *columns, console=err, disable=not show_progress or not todo, transient=True
     ) as progress:
         task = progress.add_task(f"Pulling {len(todo)} file(s)", total=total)
-
-        def advance(n: int) -> None:
-            with lock:
-                progress.update(task, advance=n)
-
-        def fetch(artifact: Artifact, target: Path) -> str:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            part = part_path(target)
-            try:
-                download(artifact, part, advance)
-                verify(part, artifact, local_checksum)
-                os.replace(part, target)
-            finally:
-                part.unlink(missing_ok=True)
-            return artifact.path
-
-        with ThreadPoolExecutor(max_workers=MAX_PARALLEL) as pool:
-            futures = [pool.submit(fetch, a, t) for a, t in todo]
-            downloaded = [f.result() for f in as_completed(futures)]
+        batch = _Batch(download, local_checksum, lambda n: progress.update(task, advance=n))
+        downloaded = batch.run(todo)
     return PullResult(sorted(downloaded), skipped, dest, total)
+
+
+class _Stopped(Exception):
+    """Raised inside a transfer's progress callback once the pull is stopping."""
+
+
+class _Batch:
+    """Downloads on daemon threads: an interrupted pull returns at once rather than wait for
+    transfers in flight (a pool's threads are joined at exit), and removes their parts."""
+
+    def __init__(
+        self, download: Download, local_checksum: Optional[LocalChecksum], advance: Any
+    ) -> None:
+        self.download, self.local_checksum, self._advance = download, local_checksum, advance
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.parts: set[Path] = set()
+
+    def advance(self, n: int) -> None:
+        if self.stopping.is_set():
+            raise _Stopped()
+        with self.lock:
+            self._advance(n)
+
+    def fetch(self, artifact: Artifact, target: Path) -> str:
+        part = part_path(target)
+        with self.lock:
+            self.parts.add(part)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            part.touch()  # a name too long, a read-only dir: said before any byte is fetched
+        except OSError as e:
+            with self.lock:
+                self.parts.discard(part)
+            raise write_error(target, e) from e
+        try:
+            self.download(artifact, part, self.advance)
+            verify(part, artifact, self.local_checksum)
+            os.replace(part, target)
+        except OSError as e:
+            raise write_error(target, e) from e
+        finally:
+            part.unlink(missing_ok=True)
+            with self.lock:
+                self.parts.discard(part)
+        return artifact.path
+
+    def run(self, todo: list[tuple[Artifact, Path]]) -> list[str]:
+        jobs: queue.Queue[Optional[tuple[Artifact, Path]]] = queue.Queue()
+        results: queue.Queue[tuple[Optional[str], Optional[BaseException]]] = queue.Queue()
+        for item in todo:
+            jobs.put(item)
+        for _ in range(min(MAX_PARALLEL, len(todo))):
+            jobs.put(None)
+            threading.Thread(target=self._work, args=(jobs, results), daemon=True).start()
+        done: list[str] = []
+        try:
+            while len(done) < len(todo):
+                path, error = results.get()
+                if error is not None:
+                    raise error
+                done.append(str(path))
+        except BaseException as e:
+            self.stop()
+            if isinstance(e, KeyboardInterrupt):
+                raise Interrupted(
+                    "pull interrupted; files already pulled are complete, none is half-written",
+                    hint="Run it again to fetch the rest (complete files are skipped).",
+                ) from None
+            raise
+        return done
+
+    def _work(self, jobs: Any, results: Any) -> None:
+        while (item := jobs.get()) is not None and not self.stopping.is_set():
+            try:
+                results.put((self.fetch(*item), None))
+            except _Stopped:
+                return
+            except BaseException as e:  # reported in the pulling thread
+                results.put((None, e))
+                return
+
+    def stop(self) -> None:
+        """Abandon the transfers in flight and remove their part files now."""
+        self.stopping.set()
+        with self.lock:
+            for part in self.parts:
+                part.unlink(missing_ok=True)
 
 
 def nothing_matches(job_id: str, include: list[str], exclude: list[str]) -> MlxError:

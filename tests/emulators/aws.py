@@ -255,7 +255,7 @@ class AwsServer:
         if fault is not None and fault.kind == "reset":
             _cut(environ, reply, fault.after_bytes)
         if fault is not None and fault.kind == "corrupt" and reply.ok:
-            reply.body = [corrupted(b"".join(reply.body))]
+            reply.body = [corrupted(b"".join(reply.body), fault.at)]
         start_response(reply.status, reply.headers)
         return reply.body
 

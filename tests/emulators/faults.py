@@ -30,6 +30,7 @@ class Fault:
     times: int = 1
     delay: float = 0.0  # for slow: seconds to wait before answering normally
     after_bytes: int = 0  # for reset: bytes of the body sent before the connection drops
+    at: int = 0  # for corrupt: which byte of the body is flipped (negative: from the end)
     # For error: the provider's error code and message (e.g. a validation error that
     # echoes a value back); each server uses its usual ones when not given.
     code: Optional[str] = None
@@ -71,9 +72,13 @@ class FaultPlan:
             return sum(fnmatch.fnmatchcase(c, pattern) for c in self.calls)
 
 
-def corrupted(body: bytes) -> bytes:
-    """``body`` with its first byte flipped: same length, other bytes."""
-    return bytes([body[0] ^ 0xFF]) + body[1:] if body else body
+def corrupted(body: bytes, at: int = 0) -> bytes:
+    """``body`` with byte ``at`` (the first by default) flipped: same length, other bytes."""
+    if not body:
+        return body
+    flipped = bytearray(body)
+    flipped[at] ^= 0xFF
+    return bytes(flipped)
 
 
 class QuietHTTPServer(ThreadingHTTPServer):

@@ -188,5 +188,19 @@ def parse_events_quickly(client: Any) -> Any:
 def _raw_json(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any):
     if response_dict.get("status_code") != 200:
         return  # errors go through botocore's parser, which knows their shapes
-    customized_response_dict.update(json.loads(response_dict["body"]))
+    try:
+        parsed = json.loads(response_dict["body"])
+    except ValueError as e:  # cut off or corrupted in transit (UnicodeDecodeError is one)
+        # botocore's own parser raises a bare UnicodeDecodeError on such a body.
+        raise BackendError(
+            f"reading the job's logs (CloudWatch FilterLogEvents) failed: the answer was "
+            f"cut off or corrupted in transit ({type(e).__name__})",
+            hint="Run the command again.",
+        ) from e
+    if not isinstance(parsed, dict):
+        raise BackendError(
+            "reading the job's logs (CloudWatch FilterLogEvents) failed: "
+            "the answer is not a JSON object"
+        )
+    customized_response_dict.update(parsed)
     response_dict["body"] = b"{}"

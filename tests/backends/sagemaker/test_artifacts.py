@@ -80,7 +80,11 @@ def external_job(sm: AwsServer, name: str, status: str = "Completed") -> str:
     """A training job mlx did not launch; returns its model.tar.gz key."""
     sm.client("sagemaker").create_training_job(
         TrainingJobName=name,
-        AlgorithmSpecification={"TrainingImage": "img:1", "TrainingInputMode": "File"},
+        AlgorithmSpecification={
+            # SageMaker pulls from ECR only (the test server refuses others, as it does).
+            "TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/img:1",
+            "TrainingInputMode": "File",
+        },
         RoleArn=ROLE,
         OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/ext"},
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
@@ -105,7 +109,7 @@ def tar_gz(members: list[tuple[str, Any]]) -> bytes:
     return buffer.getvalue()
 
 
-def test_a_job_mlx_did_not_launch_streams_only_the_members_asked_for(
+def test_a_job_mlx_did_not_launch_gives_only_the_members_asked_for(
     mlx: Any, sm: AwsServer, tmp_path: Path
 ) -> None:
     checkpoint = os.urandom(4 << 20)
@@ -129,7 +133,8 @@ def test_a_job_mlx_did_not_launch_streams_only_the_members_asked_for(
     assert result["downloaded"] == ["config.json"]
     assert (dest / "config.json").read_bytes() == b'{"a": 1}'
     assert not (dest / "ckpt").exists()
-    assert result["bytes"] < len(archive) / 4  # stopped reading after the one member
+    # Read to its end: only the gzip trailer proves the member arrived whole (issue #16).
+    assert result["bytes"] == len(archive)
     pulled = mlx("pull-artifacts", "sagemaker:ext-job", "-i", "ckpt/*", "--dest", dest, "--json")
     assert (dest / "ckpt" / "model.pt").read_bytes() == checkpoint
 
