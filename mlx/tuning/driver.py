@@ -27,10 +27,12 @@ from mlx.backends.local.run import (
     Supervisor,
     acquire_lock,
     cancel_requested,
+    read_metrics,
     record_outcome,
     run_detached,
     stop_orphaned_nodes,
 )
+from mlx.errors import MlxError
 from mlx.ids import trial_id
 from mlx.logfiles import MLX_LOG, FileTail, LogWriter
 from mlx.model import JobKind, JobRecord, JobState
@@ -137,6 +139,8 @@ class LocalTuner:
 
         for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             job_id = trial_id(self.parent.id, frozen.number)
+            if self._finished_unseen(study, frozen.number, job_id):
+                continue
             stop_orphaned_nodes(self.backend.job_dir(job_id))
             with contextlib.suppress(Exception):
                 self.store.update(
@@ -148,6 +152,24 @@ class LocalTuner:
             self._mark_interrupted(frozen.number)
             study.tell(frozen.number, state=TrialState.FAIL)
             self.say(f"trial {frozen.number} was interrupted; it will run again")
+
+    def _finished_unseen(self, study: Any, number: int, job_id: str) -> bool:
+        """A trial that ended, and was recorded, after the dead driver last told the study:
+        it is told now (counting it interrupted would run it again and count it twice)."""
+        try:
+            record = self.store.get(job_id)
+        except MlxError:
+            return False
+        metric = self.tune.objective.metric
+        value = record.metrics.get(metric)
+        if value is None:
+            value = read_metrics(self.backend.job_dir(job_id)).get(metric)
+        if record.state != JobState.SUCCEEDED or value is None:
+            return False
+        study.tell(number, value)
+        self.store.update(job_id, info={**record.info, "objective": value})
+        self.say(f"trial {number} had finished: {metric}={value:g}")
+        return True
 
     # -- trials ------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlx import lifecycle
-from mlx.model import JobRecord
+from mlx.model import JobRecord, JobState
 from mlx.output import record_json
 from mlx.store import Store
 
@@ -27,6 +27,15 @@ def trials(store: Store, parent: JobRecord) -> list[JobRecord]:
     return sorted(found, key=lambda r: int(r.info.get("trial", 0)))
 
 
+def objective_of(trial: JobRecord, metric: Optional[str]) -> Optional[float]:
+    """The trial's objective: what the tuner recorded, else (a trial that succeeded before
+    its tuner took note) the metric's last value the trial itself recorded."""
+    recorded = trial.info.get("objective")
+    if recorded is None and metric and trial.state == JobState.SUCCEEDED:
+        return trial.metrics.get(metric)
+    return None if recorded is None else float(recorded)
+
+
 def summary(store: Store, parent: JobRecord) -> dict[str, Any]:
     """The stable ``tune --json`` / ``status --json`` shape of a tuning job."""
     best_number = parent.info.get("best_trial")
@@ -38,7 +47,7 @@ def summary(store: Store, parent: JobRecord) -> dict[str, Any]:
                 "id": record.id,
                 "params": record.info.get("params", {}),
                 "state": trial_state(record),
-                "objective": record.info.get("objective"),
+                "objective": objective_of(record, parent.objective_metric),
             }
         )
     best = None
