@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -305,3 +306,28 @@ def _wait_for(condition: Any, timeout: float = 20.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (user namespaces)")
+def test_a_full_disk_during_extraction_is_one_line_and_leaves_nothing(
+    sm: AwsServer, tmp_path: Path
+) -> None:
+    """--dest on a 256 KiB file system (a tmpfs in a user+mount namespace) and a 1 MiB
+    member: ENOSPC mid-member."""
+    _external(sm, "big", tar_gz([("ckpt/model.pt", os.urandom(1 << 20))]))
+    dest = tmp_path / "small"
+    dest.mkdir()
+    pull = f"{sys.executable} -m mlx pull-artifacts sagemaker:big --dest {dest}"
+    script = (
+        f"mount -t tmpfs -o size=256k tmpfs {dest} && {pull}; code=$?; ls -A {dest}; exit $code"
+    )
+    result = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "No space left on device" in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout.strip() == ""  # nothing left on the full file system

@@ -14,6 +14,7 @@ An archive that expands beyond ``BOMB_RATIO`` times its size is refused as a bom
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import posixpath
@@ -214,6 +215,8 @@ def extract(
     transfer.check_dest(dest)
     parts: dict[str, tuple[Path, Path]] = {}  # path -> (part file, target)
     dirs: set[Path] = set()  # the directories the targets need
+    made: list[Path] = []  # the directories this pull created, parents first
+    done = False
     try:
         with open_stream(store, key, on_read) as (archive, finish, raw):
             for member in archive:
@@ -230,7 +233,7 @@ def extract(
                     target = transfer.safe_target(dest, path)
                     _check_conflict(target, {t for _, t in parts.values()}, dirs, dest)
                     _drop(parts.pop(path, None))  # a later member of one name wins
-                    parts[path] = (_write(archive.extractfile(member), target), target)
+                    parts[path] = (_write(archive.extractfile(member), target, made), target)
                 else:
                     _skip(member)
             finish()
@@ -239,10 +242,15 @@ def extract(
                     os.replace(part, target)
                 except OSError as e:
                     raise transfer.write_error(target, e) from e
+            done = True
             return sorted(parts), raw.count
     finally:
         for entry in parts.values():
             _drop(entry)
+        if not done:  # leave --dest as it was: no empty directories either
+            for directory in reversed(made):
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
 
 
 def _check_conflict(target: Path, files: set[Path], dirs: set[Path], dest: Path) -> None:
@@ -282,12 +290,15 @@ def _skip(member: tarfile.TarInfo) -> None:
     warn(f"skipped archive member {member.name!r}: {kind}; only regular files are written")
 
 
-def _write(source: Optional[IO[bytes]], target: Path) -> Path:
-    """The member's bytes in a part file beside ``target``; renamed later (``extract``)."""
+def _write(source: Optional[IO[bytes]], target: Path, created: list[Path]) -> Path:
+    """The member's bytes in a part file beside ``target``; renamed later (``extract``).
+    Directories it makes are added to ``created``, to be removed if the pull fails."""
     assert source is not None
     part = transfer.part_path(target)
     try:
+        missing = [p for p in reversed(target.parents) if not p.exists()]
         target.parent.mkdir(parents=True, exist_ok=True)
+        created.extend(missing)
         with open(part, "wb") as f:
             while chunk := source.read(CHUNK):
                 f.write(chunk)
