@@ -238,10 +238,18 @@ def schema() -> None:
 
 
 @app.command()
-def doctor(json_: bool = JsonOpt) -> None:
-    """Check which provider SDKs and credentials are present (no network)."""
-    from mlx.doctor import run_doctor
+def doctor(
+    json_: bool = JsonOpt,
+    repair: bool = typer.Option(
+        False, "--repair", help="Keep a damaged job store aside and start a new one."
+    ),
+) -> None:
+    """Check the SDKs, credentials and job store (no network)."""
+    from mlx.doctor import run_doctor, run_repair
 
+    if repair:
+        run_repair(as_json=json_)
+        return
     run_doctor(as_json=json_)
 
 
@@ -253,12 +261,12 @@ def main() -> None:
         c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
     )
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="mlx")  # also under `python -m mlx`
     except typer.Abort:
         _print_error("interrupted", None)
         code = 130
     except usage_error as e:
-        e.show()  # type: ignore[attr-defined]
+        _show_usage_error(e)
         code = e.exit_code  # type: ignore[attr-defined]
     except KeyboardInterrupt:
         _print_error("interrupted", None)
@@ -273,11 +281,25 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
+def _show_usage_error(error: Exception) -> None:
+    """A usage error in the same two lines as any other error (Click prints four)."""
+    if type(error).__name__ == "NoArgsIsHelpError":  # `mlx train` alone: the help
+        error.show()  # type: ignore[attr-defined]
+        return
+    context = getattr(error, "ctx", None)
+    hint = f"`{context.command_path} --help` shows its usage." if context else None
+    message = " ".join(error.format_message().split())  # type: ignore[attr-defined]
+    _print_error(message, hint)
+
+
 def _print_error(message: str, hint: Optional[str]) -> None:
+    """``Error:`` and ``Hint:``, one line each: text from the user or a provider that made
+    it into the message has its line breaks and control characters escaped."""
     from rich.markup import escape
 
     from mlx.console import err
+    from mlx.text import printable
 
-    err.print(f"[bold red]Error:[/] {escape(message)}")
+    err.print(f"[bold red]Error:[/] {escape(printable(message))}")
     if hint:
-        err.print(f"[dim]Hint:[/] {escape(hint)}")
+        err.print(f"[dim]Hint:[/] {escape(printable(hint))}")

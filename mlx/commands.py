@@ -8,20 +8,21 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from rich.markup import escape
 from rich.table import Table
 
 from mlx import lifecycle
 from mlx.console import err, out, print_json
-from mlx.errors import JobFailed, MlxError
+from mlx.errors import BackendError, BackendUnavailable, JobFailed, MlxError
 from mlx.flags import parse_since
-from mlx.model import JobKind, JobRecord, JobState, LogQuery
+from mlx.model import JobKind, JobRecord, JobState, LogLine, LogQuery
 from mlx.output import format_line, record_json
 from mlx.providers import get as get_provider
 from mlx.spec import JobSpec
 from mlx.store import Store
+from mlx.text import printable
 
 _STATE_STYLE = {
     JobState.PENDING: "yellow",
@@ -72,7 +73,7 @@ def train(spec: JobSpec, store: Store, *, detach: bool, as_json: bool) -> None:
         return
     write = _write_err_line if as_json else _write_line
     multi = record.nodes > 1
-    record = lifecycle.follow(
+    record = _follow(
         record, store, LogQuery(follow=True), lambda line: write(format_line(line, multi))
     )
     if as_json:
@@ -144,15 +145,31 @@ def logs(record: JobRecord, store: Store, query: LogQuery, timestamps: bool) -> 
     if not query.follow:
         try:
             for line in lifecycle.stream_logs(record, query):
-                _write_line(format_line(line, multi, timestamps))
+                sys.stdout.write(format_line(line, multi, timestamps) + "\n")  # buffered
+            sys.stdout.flush()
         except BrokenPipeError:  # `mlx logs id | head` is fine
             sys.stderr.close()
         return
-    record = lifecycle.follow(
+    record = _follow(
         record, store, query, lambda line: _write_line(format_line(line, multi, timestamps))
     )
     err.print(f"Job [bold]{record.id}[/] {_state(record.state)}")
     _raise_unless_succeeded(record)
+
+
+def _follow(
+    record: JobRecord, store: Store, query: LogQuery, write: Callable[[LogLine], None]
+) -> JobRecord:
+    """``lifecycle.follow``; when the provider stops answering, say that only the
+    following stopped: the job runs on, and how to come back to it."""
+    try:
+        return lifecycle.follow(record, store, query, write)
+    except (BackendError, BackendUnavailable) as e:
+        raise BackendError(
+            f"stopped following {record.id} ({e.message}); the job keeps running",
+            hint=f"Reattach with `mlx logs -f {record.id}` once {record.provider} answers "
+            f"again; `mlx status {record.id}` shows its state.",
+        ) from e
 
 
 def pull(
@@ -172,7 +189,7 @@ def pull(
             return
         table = Table("path", "size", box=None, header_style="bold")
         for artifact in artifacts:
-            table.add_row(escape(artifact.path), _size(artifact.size))
+            table.add_row(escape(printable(artifact.path)), _size(artifact.size))
         out.print(table)
         return
     result = lifecycle.pull(record, include, exclude, dest, show_progress=not as_json)
@@ -207,14 +224,19 @@ def list_jobs(
     records = store.list(
         provider=provider, states=candidates or None, since=parse_since(since), limit=limit
     )
-    records = lifecycle.refresh_listed(records, store)
+    if store.read_only:  # nothing learnt could be saved: show what the store holds
+        from mlx.console import warn
+
+        warn(f"job store {store.path} is read-only: jobs are shown as last recorded")
+    else:
+        records = lifecycle.refresh_listed(records, store)
     if wanted:  # a refresh may have moved a job out of the asked-for states
         records = [r for r in records if r.state in wanted]
     if as_json:
         print_json([record_json(r) for r in records])
         return
     if not records:
-        err.print("No lifecycle.")
+        err.print("No jobs.")
         return
     table = Table("id", "provider", "state", "created", "duration", box=None, header_style="bold")
     for r in records:
@@ -233,7 +255,12 @@ def _parse_state(text: str) -> JobState:
 
 
 def status(record: JobRecord, store: Store, as_json: bool) -> None:
-    record = lifecycle.refresh(record, store)
+    if store.read_only:  # nothing learnt could be saved: show what the store holds
+        from mlx.console import warn
+
+        warn(f"job store {store.path} is read-only: the job is shown as last recorded")
+    else:
+        record = lifecycle.refresh(record, store)
     if record.is_tuning:
         from mlx.tuning import view
 

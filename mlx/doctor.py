@@ -1,4 +1,5 @@
-"""``mlx doctor``: which provider SDKs are installed and which credentials are found.
+"""``mlx doctor``: which provider SDKs are installed, which credentials are found, and
+whether the job store is sound (``--repair`` keeps a damaged one aside and starts anew).
 
 Nothing here imports an SDK or touches the network: it looks for packages with
 ``importlib.util.find_spec`` and for credentials where each SDK's default chain looks.
@@ -11,6 +12,7 @@ import sys
 from typing import Any
 
 from mlx import __version__
+from mlx.errors import MlxError
 
 # Optional features that are not providers, and the modules they need.
 _FEATURES = {"tune": ["optuna"]}
@@ -31,6 +33,7 @@ def _sdk_entry(modules: list[str] | tuple[str, ...], extra: str | None) -> dict[
 def collect() -> dict[str, Any]:
     from mlx.providers import Capability, providers
     from mlx.settings import config_path, mlx_home
+    from mlx.store_check import check_store
 
     found: dict[str, Any] = {}
     for provider in providers():
@@ -49,8 +52,36 @@ def collect() -> dict[str, Any]:
         "mlx_home": str(mlx_home()),
         "config_file": str(config_path()),
         "config_file_exists": config_path().is_file(),
+        "store": check_store(mlx_home() / "jobs.db"),
         "providers": found,
     }
+
+
+def run_repair(as_json: bool) -> None:
+    """Keep a damaged store aside and start a new one; say what was kept and copied."""
+    from rich.markup import escape
+
+    from mlx.console import out, print_json
+    from mlx.settings import mlx_home
+    from mlx.store_check import repair_store
+
+    report = repair_store(mlx_home() / "jobs.db")
+    if as_json:
+        print_json(report)
+        return
+    if report["kept_aside"] is None:
+        out.print(f"Job store {escape(report['path'])} is sound: nothing to repair.")
+        return
+    out.print(f"Kept the damaged store as {escape(report['kept_aside'])}")
+    out.print(f"New store {escape(report['path'])}: {report['copied']} job(s) copied")
+    for item in report["lost"]:
+        out.print(f"  not copied: {escape(item)}")
+    if report["folders"] > report["copied"]:
+        out.print(
+            f"{report['folders']} local job folder(s) remain under "
+            f"{escape(str(mlx_home() / 'jobs'))}; those without a row are no longer listed "
+            "(their files are kept)."
+        )
 
 
 def run_doctor(as_json: bool) -> None:
@@ -62,9 +93,11 @@ def run_doctor(as_json: bool) -> None:
     report = collect()
     if as_json:
         print_json(report)
+        if not report["store"]["ok"]:
+            raise MlxError(report["store"]["problem"], hint=REPAIR)
         return
     out.print(f"mlx {report['mlx_version']} on Python {report['python']}")
-    out.print(f"Job store: {escape(report['mlx_home'])}")
+    _print_store(report["store"])
     exists = "" if report["config_file_exists"] else " (not present)"
     out.print(f"Config file: {escape(report['config_file'])}{exists}")
     table = Table("provider", "SDK", "credentials", box=None, header_style="bold")
@@ -87,3 +120,24 @@ def run_doctor(as_json: bool) -> None:
             creds = f"[yellow]none found[/] ({entry['login_hint']})"
         table.add_row(name, sdk, creds)
     out.print(table)
+    if not report["store"]["ok"]:
+        raise MlxError(report["store"]["problem"], hint=REPAIR)
+
+
+REPAIR = "`mlx doctor --repair` moves it aside (kept, never overwritten) and starts a new store."
+
+
+def _print_store(store: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    from mlx.console import out
+
+    if not store["ok"]:
+        out.print(f"Job store: {escape(store['path'])} [red]damaged[/]")
+        for row in store["damaged_rows"][:10]:
+            out.print(f"  damaged row {escape(row)}")
+        return
+    jobs = f"{store['jobs']} job(s)" if store["exists"] else "not created yet"
+    out.print(f"Job store: {escape(store['path'])} ({jobs}, [green]ok[/])")
+    if store["unknown_columns"]:
+        out.print(f"  columns mlx ignores: {escape(', '.join(store['unknown_columns']))}")

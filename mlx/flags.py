@@ -15,22 +15,24 @@ def parse_since(text: Optional[str]) -> Optional[float]:
         return None
     from datetime import datetime, timezone
 
-    from mlx.units import parse_duration
+    from mlx.units import DurationTooLong, parse_duration
 
     try:
         return time.time() - parse_duration(text)
+    except DurationTooLong as e:
+        raise MlxError(
+            f"--since: {e}", hint="Use e.g. --since 30d, or a time: --since 2026-01-01."
+        ) from None
     except ValueError:
         pass
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+    except (ValueError, OverflowError, OSError):  # not a time; or one the platform cannot hold
         raise MlxError(
             f"--since {text!r} is neither a duration nor a time",
             hint="Use e.g. --since 10m, --since 2h or --since 2026-11-23T04:00:00Z.",
         ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.timestamp()
 
 
 def compile_grep(pattern: Optional[str]) -> Optional[re.Pattern[str]]:
@@ -38,5 +40,6 @@ def compile_grep(pattern: Optional[str]) -> Optional[re.Pattern[str]]:
         return None
     try:
         return re.compile(pattern)
-    except re.error as e:
-        raise MlxError(f"--grep {pattern!r} is not a valid regular expression: {e}") from None
+    except (re.error, OverflowError, RecursionError) as e:  # huge counts, deep nesting
+        shown = pattern if len(pattern) <= 60 else pattern[:40] + "..."
+        raise MlxError(f"--grep {shown!r} is not a valid regular expression: {e}") from None

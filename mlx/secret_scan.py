@@ -23,6 +23,9 @@ _SECRET_VALUE = re.compile(
     r"|^hf_[A-Za-z0-9]{30,}$"  # Hugging Face token
     r"|^AIza[0-9A-Za-z_-]{35}$"  # Google API key
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"  # PEM private key
+    # A URL with a password in it (RFC 3986 userinfo, `user:password@`): database and
+    # broker URLs such as postgres://user:pass@host/db, redis://:pass@host.
+    r"|^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*:[^/?#@\s]+@"
 )
 
 

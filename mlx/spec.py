@@ -15,12 +15,14 @@ import os
 import re
 import shlex
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -116,10 +118,24 @@ class Resources(StrictModel):
 class Metric(StrictModel):
     """A number parsed from the job's stdout, e.g. ``val_loss=0.31``."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.:/-]{1,255}$")
+    # What every platform's metric names have in common: one line of at most 255
+    # characters (SageMaker's MetricDefinitions.Name is `.+`, 1-255: botocore's
+    # data/sagemaker/2017-07-24/service-2.json, shape MetricName). A provider that takes
+    # fewer characters (no spaces in a Vertex study's metric_id) refuses the rest when it
+    # renders its request, not every provider.
+    name: str = Field(min_length=1, max_length=255, description="e.g. val_loss")
     regex: Optional[str] = Field(
         None, description="one capture group; default: <name>[=:] *<number>"
     )
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if value != value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError(
+                f"{value!r} must be one line of text with no leading or trailing spaces"
+            )
+        return value
 
     @field_validator("regex")
     @classmethod
@@ -196,6 +212,12 @@ class Tune(StrictModel):
     parallel_trials: int = Field(1, ge=1, le=1_000)
     early_stopping: bool = False
     seed: Optional[int] = Field(None, description="seed for the search (reproducible runs)")
+    max_resource: Optional[int] = Field(
+        None,
+        ge=1,
+        description="hyperband: the most intermediate values (epochs) a trial reports; "
+        "a trial that reaches it is done",
+    )
     parameters: dict[str, Parameter] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -214,7 +236,48 @@ class Tune(StrictModel):
                 )
         if self.algorithm == "hyperband" and not self.early_stopping:
             raise ValueError("`hyperband` stops trials early: set `early_stopping: true`")
+        if self.max_resource is not None and self.algorithm != "hyperband":
+            raise ValueError("`max_resource` is a `hyperband` setting")
         return self
+
+
+_IMAGE_HELP = (
+    "container image; required on clouds. Or one per provider, e.g. {sagemaker: <ECR URI>, "
+    "vertex: <image>}: a registry one cloud pulls from may be closed to another"
+)
+_IMAGE_SCHEMA = {
+    "anyOf": [
+        {"type": "string"},
+        {"type": "object", "additionalProperties": {"type": "string"}},
+        {"type": "null"},
+    ],
+    "description": _IMAGE_HELP,
+}
+
+
+def image_for(images: dict[str, Any], provider: Optional[str]) -> Any:
+    """The image of ``provider`` in a per-provider ``image:`` mapping (None where the
+    provider runs without one); a ValueError names what is wrong with the mapping."""
+    import difflib
+
+    from mlx.providers import Capability, get, names
+
+    known = names()
+    for key in images:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            suggestion = f"; did you mean `{close[0]}`?" if close else ""
+            raise ValueError(f"`{key}` is not a provider (known: {', '.join(known)}){suggestion}")
+    if provider is None or provider not in known:
+        return None  # the provider's own error is reported
+    if provider in images:
+        return images[provider]
+    if get(provider).can(Capability.NEEDS_IMAGE):
+        raise ValueError(
+            f"no image for {provider}: the mapping names one for "
+            f"{', '.join(images) or 'no provider'}; add `{provider}: <image>`"
+        )
+    return None
 
 
 class JobSpec(StrictModel):
@@ -225,7 +288,9 @@ class JobSpec(StrictModel):
         default_factory=lambda: _default_provider(),
         description="where it runs: a registered provider (`mlx doctor`)",
     )
-    image: Optional[str] = Field(None, description="container image; required on clouds")
+    image: Annotated[Optional[str], WithJsonSchema(_IMAGE_SCHEMA)] = Field(
+        None, description=_IMAGE_HELP
+    )
     command: Union[str, list[str]] = Field(description="string (shell-split) or list")
     code: Optional[str] = Field(None, description="source dir, relative to the spec file")
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
@@ -255,6 +320,14 @@ class JobSpec(StrictModel):
                 f"hyphens, starting and ending with a letter or digit (e.g. iris-logreg)"
             )
         return value
+
+    @field_validator("image", mode="before")
+    @classmethod
+    def _pick_image(cls, value: Any, info: ValidationInfo) -> Any:
+        # `provider` is validated before `image` (field order): a mapping gives its image.
+        if not isinstance(value, dict):
+            return value
+        return image_for(value, info.data.get("provider"))
 
     @field_validator("command")
     @classmethod
@@ -499,6 +572,7 @@ def load_spec(
         data["provider"] = provider or env_provider
         overridden[("provider",)] = "--provider" if provider else "MLX_PROVIDER"
 
+    _refuse_nul(data, doc, overridden)
     model = spec_model()
     try:
         spec = model.model_validate(data)
@@ -510,6 +584,37 @@ def load_spec(
     spec._source = str(path)
     _check_files(spec, doc)
     return spec
+
+
+def _refuse_nul(data: Any, doc: Any, overridden: dict[tuple[str, ...], str]) -> None:
+    """No text in a spec may hold a NUL byte: no argument, path or environment variable can
+    (``execve`` and ``open`` take C strings), so the job could only fail later, unseen."""
+    path = _nul_at(data, ())
+    if path is None:
+        return
+    field = ".".join(str(part).encode("unicode_escape").decode() for part in path)
+    given = [flag for key, flag in overridden.items() if tuple(path[: len(key)]) == key]
+    where = given[-1] if given else doc.where(path)
+    raise SpecError(
+        f"{where}: `{field}` contains a NUL byte (\\0)",
+        hint="No argument, path or environment variable can hold one; remove it.",
+    )
+
+
+def _nul_at(value: Any, path: tuple[Any, ...]) -> Optional[tuple[Any, ...]]:
+    """The field path of the first text (key or value) under ``value`` holding a NUL byte."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if not isinstance(value, (dict, list)):
+        return None
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return (*path, key)
+        found = _nul_at(item, (*path, key))
+        if found is not None:
+            return found
+    return None
 
 
 def check_for_provider(spec: JobSpec, provider: str) -> None:
@@ -561,8 +666,13 @@ def _looks_like_script(token: str) -> bool:
 
 
 def parse_override(item: str) -> tuple[tuple[str, ...], Any]:
-    """``resources.nodes=2`` -> (("resources", "nodes"), 2). VALUE is YAML."""
-    import yaml
+    """``resources.nodes=2`` -> (("resources", "nodes"), 2).
+
+    VALUE is YAML, read by the spec files' loader and rules (``mlx.yamlfile``: only
+    true/false are booleans; depth, aliases and numbers are bounded); text that is not YAML
+    at all is taken as it is.
+    """
+    from mlx.yamlfile import YamlSyntaxError, load_value
 
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
@@ -576,8 +686,8 @@ def parse_override(item: str) -> tuple[tuple[str, ...], Any]:
     if any(not p for p in parts):
         raise SpecError(f"--set {item!r}: empty part in key {key!r}")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
+        value = load_value(raw, f"--set {key.strip()}") if raw.strip() else ""
+    except YamlSyntaxError:
         value = raw
     return tuple(parts), value
 

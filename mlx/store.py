@@ -3,10 +3,15 @@
 Safe with many mlx processes at once: WAL lets readers run beside a writer, every write is a
 short ``BEGIN IMMEDIATE`` transaction, and "database is locked" is retried with backoff well
 past SQLite's own busy timeout, so users never see it.
+
+A damaged file or row is reported in one line naming the store (``mlx.storefile``), never
+overwritten; a damaged row is skipped in listings, with a warning. A store mlx may not write
+is opened read-only: listing and showing jobs still work.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import sqlite3
@@ -17,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
+from mlx import storefile
 from mlx.errors import JobNotFound, MlxError
 from mlx.model import TERMINAL_STATES, JobKind, JobRecord, JobState
 
@@ -51,14 +57,66 @@ _JSON_COLUMNS = ("location", "spec", "info", "metrics")
 _RETRY_FOR = 120.0  # seconds of "database is locked" before giving up
 
 
+_FIELDS = {f.name: f for f in dataclasses.fields(JobRecord)}
+_REQUIRED = {n for n, f in _FIELDS.items() if f.default is f.default_factory is dataclasses.MISSING}
+_NUMBERS = {"created_at": False, "updated_at": False, "ended_at": True}  # name -> may be null
+_TEXTS = ("id", "provider", "name")
+_MAX_LIMIT = 2**62  # SQLite's LIMIT is a 64-bit integer; more rows than that never exist
+
+
+class DamagedRow(ValueError):
+    """A row that is not what mlx writes (the reason is the message)."""
+
+
 def record_from_row(row: sqlite3.Row) -> JobRecord:
-    """A ``JobRecord`` from one row of ``jobs``."""
-    values = dict(row)
+    """A ``JobRecord`` from one row of ``jobs``; columns mlx does not know are ignored (a
+    newer mlx may have added them).
+
+    Raises:
+        DamagedRow: a missing column, a value of the wrong type, bad JSON, an unknown state.
+    """
+    columns = row.keys()
+    missing = sorted(_REQUIRED - set(columns))
+    if missing:
+        raise DamagedRow(f"column {missing[0]} is missing")
+    values = {k: row[k] for k in columns if k in _FIELDS}
+    for column in _TEXTS:
+        if not isinstance(values[column], str):
+            raise DamagedRow(f"{column} {values[column]!r} is not text")
+    for column, nullable in _NUMBERS.items():
+        value = values.get(column)
+        if not (isinstance(value, (int, float)) or (nullable and value is None)):
+            raise DamagedRow(f"{column} {value!r} is not a time")
     for column in _JSON_COLUMNS:
-        values[column] = json.loads(values[column]) if values[column] else {}
-    values["state"] = JobState(values["state"])
-    values["kind"] = JobKind(values["kind"])
+        if column in values:
+            values[column] = _json_object(column, values[column])
+    metrics = values.get("metrics") or {}
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in metrics.values()):
+        raise DamagedRow("metrics holds a value that is not a number")
+    values["state"] = _enum(JobState, "state", values["state"])
+    values["kind"] = _enum(JobKind, "kind", values.get("kind", JobKind.TRAINING.value))
+    if not isinstance(values.get("exit_code"), (int, type(None))):
+        raise DamagedRow(f"exit_code {values['exit_code']!r} is not a number")
     return JobRecord(**values)
+
+
+def _json_object(column: str, text: Any) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        raise DamagedRow(f"{column} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise DamagedRow(f"{column} is not a JSON object")
+    return value
+
+
+def _enum(kind: Any, column: str, value: Any) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        raise DamagedRow(f"{column} {value!r} is not one mlx knows") from None
 
 
 class Store:
@@ -67,6 +125,8 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._conn: Optional[sqlite3.Connection] = None
+        self.read_only = False  # set when the file may only be read (see ``storefile``)
+        self.damaged_rows: list[str] = []  # ids of rows the last listing skipped
         # One connection, shared by the threads of one process (the tuner runs trials in
         # threads); the lock keeps each transaction whole.
         self._lock = threading.RLock()
@@ -81,18 +141,31 @@ class Store:
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path, timeout=10, isolation_level=None, check_same_thread=False
-            )
+            self.read_only = False
+            storefile.check_before_open(self.path)
+            if storefile.make_home(self.path) and storefile.writable(self.path):
+                conn = sqlite3.connect(
+                    self.path, timeout=10, isolation_level=None, check_same_thread=False
+                )
+            else:
+                conn = storefile.open_read_only(self.path)
+                self.read_only = True
             conn.row_factory = sqlite3.Row
             self._conn = conn
-            self._retry(self._init_db)
+            try:
+                self._retry(self._init_db)
+            except BaseException:
+                self.close()
+                raise
         return self._conn
 
     def _init_db(self) -> None:
         conn = self._conn
         assert conn is not None
+        if self.read_only:
+            if not self.path.exists():  # no store yet: an empty one in memory lists nothing
+                conn.executescript(_SCHEMA)
+            return
         conn.execute("PRAGMA busy_timeout = 10000")
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
@@ -119,9 +192,11 @@ class Store:
             try:
                 with self._lock:
                     return action()
-            except sqlite3.OperationalError as e:
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.DatabaseError as e:
                 if "locked" not in str(e) and "busy" not in str(e):
-                    raise MlxError(f"job store {self.path}: {e}") from None
+                    raise storefile.explain(self.path, e) from None
                 if time.monotonic() > deadline:
                     raise MlxError(
                         f"job store {self.path} stayed locked for {_RETRY_FOR:.0f}s",
@@ -133,11 +208,14 @@ class Store:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self._connect()
+        if self.read_only:
+            raise storefile.read_only(self.path)
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (a full disk)
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 
@@ -148,11 +226,28 @@ class Store:
 
         return self._retry(action)
 
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[JobRecord]:
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
             conn = self._connect()
-        rows = self._retry(lambda: conn.execute(sql, params).fetchall())
-        return [record_from_row(row) for row in rows]
+        rows: list[sqlite3.Row] = self._retry(lambda: conn.execute(sql, params).fetchall())
+        return rows
+
+    def _record(self, row: sqlite3.Row) -> JobRecord:
+        try:
+            return record_from_row(row)
+        except DamagedRow as e:
+            problem = f"has a damaged row for job {_row_id(row)}: {e}"
+            raise storefile.damaged(self.path, problem) from None
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[JobRecord]:
+        """The records of the matching rows; damaged rows are skipped (``damaged_rows``)."""
+        records, self.damaged_rows = [], []
+        for row in self._rows(sql, params):
+            try:
+                records.append(record_from_row(row))
+            except DamagedRow:
+                self.damaged_rows.append(_row_id(row))
+        return records
 
     # -- writes ------------------------------------------------------------------------
 
@@ -167,7 +262,9 @@ class Store:
             self._run_write(
                 f"INSERT INTO jobs ({columns}) VALUES ({marks})", tuple(values.values())
             )
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as e:
+            if "UNIQUE" not in str(e):  # a column mlx does not know that needs a value
+                raise storefile.damaged(self.path, f"refuses new jobs ({e})") from None
             raise MlxError(f"job {record.id} is already in the store") from None
 
     def update(self, job_id: str, *, unless_ended: bool = False, **changes: Any) -> bool:
@@ -204,10 +301,10 @@ class Store:
     # -- reads -------------------------------------------------------------------------
 
     def get(self, job_id: str) -> JobRecord:
-        rows = self._query("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        rows = self._rows("SELECT * FROM jobs WHERE id = ?", (job_id,))
         if not rows:
             raise JobNotFound(f"no job {job_id!r}", hint="`mlx jobs` lists the jobs mlx knows.")
-        return rows[0]
+        return self._record(rows[0])
 
     def find(self, ref: str) -> JobRecord:
         """A job by exact id, unique id prefix, or ``provider:native-id``."""
@@ -216,33 +313,33 @@ class Store:
         ref = check_job_ref(ref)
         provider, sep, native = ref.partition(":")
         if sep:
-            rows = self._query(
+            rows = self._rows(
                 "SELECT * FROM jobs WHERE provider = ? AND native_id = ? "
                 "ORDER BY created_at DESC LIMIT 1",
                 (provider, native),
             )
             if not rows:
                 raise JobNotFound(f"no job {ref!r} in the store")
-            return rows[0]
+            return self._record(rows[0])
         # A range scan on the primary key: a prefix never reaches SQL as a LIKE pattern.
-        rows = self._query(
+        rows = self._rows(
             "SELECT * FROM jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT 6",
             (ref, ref + "\U0010ffff"),
         )
-        exact = [r for r in rows if r.id == ref]
+        exact = [r for r in rows if r["id"] == ref]
         if exact:
-            return exact[0]
+            return self._record(exact[0])
         if not rows:
             raise JobNotFound(
                 f"no job matches {ref!r}", hint="`mlx jobs` lists the jobs mlx knows."
             )
         if len(rows) > 1:
-            shown = ", ".join(r.id for r in rows[:5])
+            shown = ", ".join(_row_id(r) for r in rows[:5])
             raise JobNotFound(
                 f"{ref!r} matches more than one job ({shown}{', ...' if len(rows) > 5 else ''})",
                 hint="Give more of the id.",
             )
-        return rows[0]
+        return self._record(rows[0])
 
     def list(
         self,
@@ -254,7 +351,10 @@ class Store:
         parent_id: Optional[str] = None,
         limit: Optional[int] = None,
     ) -> list[JobRecord]:
-        """Jobs, newest first, filtered in SQL (indexed on provider, state and time)."""
+        """Jobs, newest first, filtered in SQL (indexed on provider, state and time).
+
+        Damaged rows are skipped, with one warning naming them (``mlx doctor`` checks them).
+        """
         where: list[str] = []
         params: list[Any] = []
         if parent_id is not None:
@@ -274,5 +374,24 @@ class Store:
             params.append(since)
         sql = "SELECT * FROM jobs WHERE " + " AND ".join(where) + " ORDER BY created_at DESC"
         if limit:
-            sql += f" LIMIT {int(limit)}"
-        return self._query(sql, tuple(params))
+            sql += " LIMIT ?"
+            params.append(min(int(limit), _MAX_LIMIT))
+        records = self._query(sql, tuple(params))
+        if self.damaged_rows:
+            from mlx.console import warn
+
+            shown = ", ".join(self.damaged_rows[:3]) + (
+                ", ..." if len(self.damaged_rows) > 3 else ""
+            )
+            warn(
+                f"job store {self.path}: skipped {len(self.damaged_rows)} damaged row(s) "
+                f"({shown}); `mlx doctor` checks the store"
+            )
+        return records
+
+
+def _row_id(row: sqlite3.Row) -> str:
+    try:
+        return repr(row["id"]) if not isinstance(row["id"], str) else row["id"]
+    except (IndexError, KeyError):
+        return "?"

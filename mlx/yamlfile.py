@@ -3,12 +3,15 @@
 PyYAML loses line numbers once it builds Python objects, so we walk the composed node tree
 once: it gives each field path its line, catches duplicate keys (PyYAML silently keeps the
 last), and bounds how far aliases may expand (a "billion laughs" document is a few hundred
-bytes that expand to gigabytes).
+bytes that expand to gigabytes) and how long a number may be.
+
+Spec files, the config file and ``--set`` values all load here: one set of rules.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any, Union
 
 import yaml
@@ -19,6 +22,8 @@ Path = tuple[Union[str, int], ...]
 
 MAX_NODES = 100_000
 MAX_DEPTH = 64
+# Python refuses to read longer integers (CVE-2020-10735); say so with the line instead.
+MAX_INT_DIGITS = sys.get_int_max_str_digits() or 4300
 
 try:  # libyaml is several times faster where it is installed
     _Base: type = yaml.CSafeLoader
@@ -95,10 +100,21 @@ def _walk(node: yaml.Node, path: Path, lines: dict[Path, int], doc: LocatedYaml)
         for index, item in enumerate(node.value):
             lines.setdefault((*path, index), item.start_mark.line + 1)
             _walk(item, (*path, index), lines, doc)
+    elif node.tag.endswith(":int") and len(node.value) > MAX_INT_DIGITS:
+        raise SpecError(
+            f"{doc.filename}:{node.start_mark.line + 1}: a number of {len(node.value):,} "
+            f"digits (at most {MAX_INT_DIGITS:,})",
+            hint="Quote it if it is meant as text.",
+        )
+
+
+class YamlSyntaxError(SpecError):
+    """The text is not YAML (as opposed to YAML that breaks one of the limits above)."""
 
 
 def load_yaml(text: str, filename: str) -> LocatedYaml:
-    """Parse one YAML document, raising ``SpecError`` with the file and line on any problem."""
+    """Parse one YAML document, raising ``SpecError`` with the file and line on any problem
+    (``YamlSyntaxError`` when the text is not YAML at all)."""
     doc = LocatedYaml(None, {}, filename)
     loader = _Loader(text)
     try:
@@ -111,14 +127,28 @@ def load_yaml(text: str, filename: str) -> LocatedYaml:
         mark = e.problem_mark or e.context_mark
         line = f":{mark.line + 1}" if mark else ""
         problem = e.problem or e.context or "invalid YAML"
-        raise SpecError(
+        raise YamlSyntaxError(
             f"{filename}{line}: {problem}",
             hint="Check the indentation and quoting around that line.",
         ) from None
     except yaml.YAMLError as e:
-        raise SpecError(f"{filename}: invalid YAML ({e})") from None
+        raise YamlSyntaxError(f"{filename}: invalid YAML ({_one_line(e)})") from None
     except RecursionError:
         raise SpecError(f"{filename}: the document nests too deeply") from None
+    except (ValueError, OverflowError) as e:  # a constructor's: a date like 2026-13-45
+        raise SpecError(f"{filename}: a value cannot be read ({_one_line(e)})") from None
     finally:
         loader.dispose()
     return doc
+
+
+def load_value(text: str, source: str) -> Any:
+    """One value written as YAML outside a file (``--set KEY=VALUE``), read by the same
+    loader and rules as spec files: YAML 1.2 booleans, bounded depth, aliases and numbers.
+    """
+    return load_yaml(text, source).data
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= 200 else text[:200] + "..."

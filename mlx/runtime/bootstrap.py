@@ -94,7 +94,16 @@ def load_hyperparameters(config: dict[str, Any]) -> dict[str, Any]:
             hps[key] = float(hps[key])
     # SageMaker adds its own bookkeeping entries to hyperparameters.json; they are not the
     # script's arguments.
-    return {k: v for k, v in hps.items() if not k.startswith(("sagemaker_", "_tuning_objective"))}
+    hps = {k: v for k, v in hps.items() if not k.startswith(("sagemaker_", "_tuning_objective"))}
+    return in_order(hps, config.get("hyperparameter_order") or [])
+
+
+def in_order(hps: dict[str, Any], order: list[str]) -> dict[str, Any]:
+    """``hps`` in the spec's ``order`` (names it does not list last, as they came): a
+    hyperparameters file is a JSON object, whose key order the platform does not promise."""
+    ordered = {k: hps[k] for k in order if k in hps}
+    ordered.update((k, v) for k, v in hps.items() if k not in ordered)
+    return ordered
 
 
 def node_info(config: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:

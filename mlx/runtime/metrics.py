@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
 import sys
+import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -57,31 +61,124 @@ class Reporter:
 
 
 class JsonLinesReporter(Reporter):
-    """mlx's own record (local jobs, and tuning on local): one JSON object a line."""
+    """mlx's own record (local jobs, and tuning on local): one JSON object a line.
+
+    A record that cannot be written (a full disk, a file that went away) must not stop the
+    training, whose output passes through the same loop: it warns once and records no more.
+    """
 
     def __init__(self, path: str) -> None:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives with the job
+        self._path = path
+        self._file = None  # type: Optional[Any]
+        try:
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives with the job
+        except OSError as e:
+            self._give_up(e)
 
     def report(self, metric: MetricValue) -> None:
-        self._file.write(json.dumps(metric._asdict()) + "\n")
-        self._file.flush()
+        if self._file is None:
+            return
+        try:
+            self._file.write(json.dumps(metric._asdict()) + "\n")
+            self._file.flush()
+        except OSError as e:
+            self._give_up(e)
+
+    def _give_up(self, error: OSError) -> None:
+        warn(
+            "cannot write metrics to %s (%s): the job goes on, its metrics are no longer "
+            "recorded" % (self._path, error.strerror or error)
+        )
+        self.close()
 
     def close(self) -> None:
-        self._file.close()
+        stream, self._file = self._file, None
+        if stream is not None:
+            with contextlib.suppress(OSError):  # closing flushes: the same full disk
+                stream.close()
+
+
+class MountedJsonLinesReporter(Reporter):
+    """mlx's record on a Cloud Storage FUSE mount (Vertex's ``/gcs/``), in whole objects.
+
+    The mount uploads a file when it is closed: "Data is guaranteed to be on GCS only after
+    the file is closed", and a staged write goes up "upon closing or fsyncing"
+    (https://github.com/GoogleCloudPlatform/gcsfuse/blob/master/docs/semantics.md, Writes).
+    A file appended to for the whole job is lost with the job on a timeout or preemption.
+    So the record grows in a local file, and after a report the whole of it is copied to
+    the mount (open, write, close: one new object generation), at most once every
+    ``interval`` seconds, as Cloud Storage allows one write a second to the same object
+    name (https://cloud.google.com/storage/quotas#objects); a report inside the interval
+    is copied when it ends, and ``close`` copies what is left. A job killed outright loses
+    at most its last ``interval`` seconds of reports.
+    """
+
+    def __init__(self, path: str, interval: float = 5.0) -> None:
+        fd, self._local = tempfile.mkstemp(prefix="mlx-metrics-", suffix=".jsonl")
+        self._file = os.fdopen(fd, "a", encoding="utf-8")
+        self._path, self._interval = path, interval
+        self._lock = threading.Lock()
+        self._copied_at = float("-inf")
+        self._pending = False
+        self._timer: Optional[threading.Timer] = None
+        self._broken = False
+
+    def report(self, metric: MetricValue) -> None:
+        with self._lock:
+            self._file.write(json.dumps(metric._asdict()) + "\n")
+            self._file.flush()
+            self._pending = True
+            wait = self._copied_at + self._interval - time.monotonic()
+            if wait <= 0:
+                self._copy()
+            elif self._timer is None:
+                self._timer = threading.Timer(wait, self._copy_later)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _copy_later(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._pending:
+                self._copy()
+
+    def _copy(self) -> None:
+        self._pending, self._copied_at = False, time.monotonic()
+        try:
+            os.makedirs(os.path.dirname(self._path) or ".", exist_ok=True)
+            shutil.copyfile(self._local, self._path)
+        except OSError as e:  # the mount failing must not stop the training
+            if not self._broken:
+                self._broken = True
+                warn("cannot copy the metrics to %s: %s" % (self._path, e))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._pending:
+                self._copy()
+            self._file.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self._local)
 
 
 class HypertuneReporter(Reporter):
     """Vertex AI tuning: the objective in cloudml-hypertune's metrics file, so the user's
     script needs no ``cloudml-hypertune``.
 
-    The format is that library's (``report_hyperparameter_tuning_metric``): the file holds
-    the last 100 reports, one JSON object a line with sorted keys, ``timestamp`` (float),
-    ``trial`` and ``global_step`` (text), and the metric tag -> the value as text. Each
-    report rewrites the file, atomically here, so Vertex never reads half a line.
+    Written exactly as that library writes it (hypertune/hypertune.py,
+    https://github.com/GoogleCloudPlatform/cloudml-hypertune, the one release 0.1.0.dev6):
+    each report rewrites the file in place (``open(path, "w")``) with the last 100
+    reports, one ``json.dumps(entry, sort_keys=True)`` a line; an entry holds
+    ``timestamp`` (``time.time()``, a float), ``trial`` (text), the metric tag -> the
+    value as text (``str(float(value))``), ``global_step`` (text, "0" without one) and
+    ``checkpoint_path`` ("": mlx reports none).
     """
 
-    KEEP = 100
+    KEEP = 100  # the library's _MAX_NUM_METRIC_ENTRIES_TO_PRESERVE
 
     def __init__(self, path: str, tag: str, trial: str) -> None:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
@@ -91,19 +188,19 @@ class HypertuneReporter(Reporter):
     def report(self, metric: MetricValue) -> None:
         if metric.name != self._tag:
             return
+        step = metric.step
         self._entries.append(
             {
-                "timestamp": metric.time,
+                "timestamp": time.time(),
                 "trial": self._trial,
                 self._tag: str(float(metric.value)),
-                "global_step": str(int(metric.step or 0)),
+                "global_step": str(int(step) if step else 0),
+                "checkpoint_path": "",
             }
         )
-        tmp = self._path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open(self._path, "w", encoding="utf-8") as f:
             for entry in self._entries:
                 f.write(json.dumps(entry, sort_keys=True) + "\n")
-        os.replace(tmp, self._path)
 
 
 class MlflowReporter(Reporter):
@@ -145,13 +242,17 @@ def mlflow_reporter(objective: Optional[str]) -> Optional[Reporter]:
 
 
 def make_reporters(config: Mapping[str, Any], adapter: Any = None) -> list[Reporter]:
-    """The metrics file the runtime config names, and the platform adapter's reporters
-    (its tuner's channel); only node 0 reports."""
+    """The metrics file the runtime config names (``metrics_file``; with
+    ``metrics_file_on_mount`` it is on a mount that uploads files when they are closed),
+    and the platform adapter's reporters (its tuner's channel); only node 0 reports."""
     reporters: list[Reporter] = []
     if int(config.get("node_rank") or 0) != 0:
         return reporters
-    if config.get("metrics_file"):
-        reporters.append(JsonLinesReporter(config["metrics_file"]))
+    path = config.get("metrics_file")
+    if path and config.get("metrics_file_on_mount"):
+        reporters.append(MountedJsonLinesReporter(path))
+    elif path:
+        reporters.append(JsonLinesReporter(path))
     if adapter is not None:
         reporters.extend(adapter.reporters(config))
     return reporters

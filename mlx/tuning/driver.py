@@ -55,11 +55,17 @@ class MetricTail(FileTail):
     def read(self) -> list[tuple[int, float]]:
         values = []
         for line in self.read_lines():
-            item = json.loads(line)
-            if item.get("name") == self.metric:
-                self.count += 1
-                step = item["step"] if item.get("step") is not None else self.count
-                values.append((int(step), float(item["value"])))
+            try:  # the trial's own process writes the file: a damaged line is skipped
+                item = json.loads(line)
+                if not isinstance(item, dict) or item.get("name") != self.metric:
+                    continue
+                value = float(item["value"])
+                step = item.get("step")
+                step = int(step) if step is not None else self.count + 1
+            except (ValueError, KeyError, TypeError):
+                continue
+            self.count += 1
+            values.append((step, value))
         return values
 
 

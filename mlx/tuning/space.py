@@ -67,7 +67,8 @@ def pruner(tune: Tune) -> Any:
     import optuna
 
     if tune.algorithm == "hyperband":
-        return optuna.pruners.HyperbandPruner()
+        # Optuna's "auto" takes the most steps the first finished trial reported.
+        return optuna.pruners.HyperbandPruner(max_resource=tune.max_resource or "auto")
     if tune.early_stopping:
         return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
     return optuna.pruners.NopPruner()

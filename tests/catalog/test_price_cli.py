@@ -14,7 +14,10 @@ SPEC = """\
 name: priced
 provider: sagemaker
 command: python train.py
-image: python:3.11-slim
+image:  # SageMaker pulls from Amazon ECR only
+  sagemaker: 123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1
+  vertex: python:3.11-slim
+  azure: python:3.11-slim
 resources: {accelerator: A100:1, nodes: 2, max_runtime: 10h}
 """
 

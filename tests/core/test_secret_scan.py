@@ -18,6 +18,9 @@ from tests.conftest import write
         ("HF", "hf_" + "a" * 34),
         ("DB_PASSWORD", "correct-horse"),
         ("X", "ghp_" + "b" * 36),
+        ("DATABASE_URL", "postgres://user:pass@host/db"),
+        ("CACHE", "redis://:s3cr3t@cache:6379/0"),
+        ("BROKER", "amqp://guest:guest@rabbit//"),
     ],
 )
 def test_credentials_are_flagged(name: str, value: str) -> None:
@@ -34,6 +37,8 @@ def test_credentials_are_flagged(name: str, value: str) -> None:
         ("TOKENIZERS_PARALLELISM", "false"),
         ("AUTH_MODE", "none"),
         ("DATA_DIR", "/data/train"),
+        ("DB", "postgres://user@host/db"),  # a user name alone is not a secret
+        ("PROXY", "http://proxy:3128/a@b"),
     ],
 )
 def test_ordinary_values_are_not(name: str, value: str) -> None:

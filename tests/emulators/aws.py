@@ -3,6 +3,10 @@
 SageMaker, CloudWatch Logs and S3 are reached with plain boto3 over real HTTP through
 ``AWS_ENDPOINT_URL`` (the ``aws`` fixture in ``aws_fixtures.py`` sets it). The middleware:
 
+- refuses SageMaker requests the real service refuses (``aws_rules``): every length,
+  pattern, enum and range of botocore's service model, and the documented rules the model
+  does not encode (VolumeKmsKeyId on instance-store types, images outside ECR, Hyperband's
+  MaxResource...), answering ``400 ValidationException`` as SageMaker does;
 - drives SageMaker job state (``aws_sagemaker.SageMakerJobs``): jobs start ``InProgress``,
   tests move them on; ``Stop*`` and ``ListTrainingJobsForHyperParameterTuningJob`` answer;
   duplicate training job names are refused; ``ListTrainingJobs`` filters, sorts and pages
@@ -43,6 +47,7 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from tests.emulators import aws_rules
 from tests.emulators.aws_sagemaker import ApiError, SageMakerJobs
 from tests.emulators.faults import Fault, FaultPlan, corrupted
 
@@ -97,6 +102,7 @@ class AwsServer:
     # ---- lifecycle
 
     def start(self) -> AwsServer:
+        aws_rules.model_problems("CreateTrainingJob", {})  # load the service model once, now
         self._server = make_server(
             "127.0.0.1", 0, self, threaded=True, request_handler=_QuietHandler
         )
@@ -131,7 +137,8 @@ class AwsServer:
     # ---- what tests call
 
     def requests(self, action: str) -> list[dict[str, Any]]:
-        """Parsed JSON bodies of the ``action`` requests that reached the service, in order.
+        """Parsed JSON bodies of the ``action`` requests that reached the service, in order,
+        each recorded once the server has handled it (a refused one too).
 
         Requests answered by a throttle/error fault are not included (``plan.calls`` has
         every attempt); requests cut by a ``reset`` fault are: the service handled them.
@@ -260,9 +267,16 @@ class AwsServer:
         return reply.body
 
     def _handle(self, environ: dict[str, Any], call: _Call) -> _Reply:
-        if call.body is not None:
-            with self._lock:
-                self._requests.append((call.action, copy.deepcopy(call.body)))
+        try:
+            return self._answer(environ, call)
+        finally:
+            # Recorded once handled: a test that sees the request sees what it did (the job
+            # it created), whatever the time its checks took.
+            if call.body is not None:
+                with self._lock:
+                    self._requests.append((call.action, copy.deepcopy(call.body)))
+
+    def _answer(self, environ: dict[str, Any], call: _Call) -> _Reply:
         try:
             if call.service == "sagemaker":
                 return self._sagemaker(environ, call)
@@ -280,6 +294,9 @@ class AwsServer:
 
     def _sagemaker(self, environ: dict[str, Any], call: _Call) -> _Reply:
         assert call.body is not None
+        refused = aws_rules.problems(call.action, call.body)
+        if refused:
+            raise ApiError("ValidationException", refused)
         # One at a time: the duplicate-name check and the create must not interleave.
         with self._lock:
             answer = self.sagemaker.answer(call.action, call.body, call.region)

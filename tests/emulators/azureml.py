@@ -10,6 +10,11 @@ server hands out, and job logs live under the job's artifact path, as on Azure.
 Tests reach it with ``MLClient(..., **server.client_kwargs())`` (a unique cloud name, the
 cloud metadata, and an auth policy that works over plain http), drive job state with
 ``set_status``, read what the SDK sent with ``requests``, and inject faults with ``plan``.
+
+It holds jobs to the service's rules: a created job must pass ``azureml_rules`` (azure-ai-ml's
+REST model and schemas, and the documented limits), and ``set_status`` refuses a transition
+the service's ``JobStatus`` enum does not allow (``transition_problem``), so a test cannot
+play a job the way Azure ML never would.
 """
 
 from __future__ import annotations
@@ -30,12 +35,44 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
+from tests.emulators.azureml_rules import job_problem
 from tests.emulators.azurite import DEV_ACCOUNT, DEV_KEY, AzuriteServer
 from tests.emulators.faults import Fault, FaultPlan, QuietHTTPServer
 
 TEST_TOKEN = "mlx-test-token"  # the server only checks that a bearer token is present
 _PROVIDER = "Microsoft.MachineLearningServices"
-_TERMINAL = {"Completed", "Failed", "Canceled", "NotResponding", "Paused"}
+# Job states, in the order azure-ai-ml 1.35.2 declares the service's JobStatus enum
+# (azure/ai/ml/_restclient/arm_ml_service/models/_enums.py), which runs move through in
+# order: NotStarted "hasn't started", Starting "has started", Provisioning, Preparing "the
+# run environment is being prepared", Queued "waiting for all required nodes", Running,
+# Finalizing "completed in the target... output collection", CancelRequested, and the
+# final Completed, Failed, Canceled. Two states sit outside the order: "NotResponding is
+# the only state that is exempt from strict transition orders. A run can go from
+# NotResponding to any of the previous states", and Paused ("paused by users. Some
+# adjustment... can be made only in paused state"), which a run enters and leaves.
+_ORDER = (
+    "NotStarted", "Starting", "Provisioning", "Preparing", "Queued", "Running",
+    "Finalizing", "CancelRequested", "Completed", "Failed", "Canceled",
+)  # fmt: skip
+_FINAL = {"Completed", "Failed", "Canceled"}
+_ASIDE = {"NotResponding", "Paused"}
+
+
+def transition_problem(old: str, new: str) -> Optional[str]:
+    """Why a run cannot go from ``old`` to ``new`` (None: it can)."""
+    if new == old:
+        return None
+    if new not in (*_ORDER, *_ASIDE):
+        return f"{new!r} is not an Azure ML job status"
+    if old in _FINAL:
+        return f"a {old} run is final: it cannot become {new}"
+    if old in _ASIDE or new in _ASIDE:  # entered from, and left to, any state
+        return None
+    if _ORDER.index(new) < _ORDER.index(old):
+        return f"runs move forward through the job states: {old} cannot become {new}"
+    return None
+
+
 _LOG_DIRS = ("user_logs/", "azureml-logs/", "system_logs/", "logs/")
 
 JSON = dict[str, Any]
@@ -263,23 +300,35 @@ class AzureMLServer:
     def set_status(self, name: str, status: str, error: Optional[str] = None) -> None:
         """Move job (or child run) ``name`` to ``status``; ``error`` is the failure message."""
         with self._lock:
-            if name in self.jobs:
-                self.jobs[name]["properties"]["status"] = status
             run = self._runs.get(name) or self._child(name)
             if run is None:
                 raise KeyError(f"no job or child run named {name!r}")
+            problem = transition_problem(run["status"], status)
+            if problem:  # the test plays a job the service would never report
+                raise ValueError(f"{name}: {problem}")
+            if name in self.jobs:
+                self.jobs[name]["properties"]["status"] = status
             run["status"] = status
             if status not in ("NotStarted", "Queued"):
                 run.setdefault("startTimeUtc", _now())
-            if status in _TERMINAL:
+            if status in _FINAL:
                 run["endTimeUtc"] = _now()
             if error:
                 run["error"] = {"error": {"code": "UserError", "message": error}}
             self.status_log.setdefault(name, []).append(status)
 
-    def add_compute(self, name: str, vm_size: str, max_nodes: int = 4) -> None:
-        """Register an AmlCompute cluster; jobs naming another compute are rejected (400)."""
-        cluster = {"vmSize": vm_size, "vmPriority": "Dedicated"}
+    def add_compute(
+        self, name: str, vm_size: str, max_nodes: int = 4, priority: str = "Dedicated"
+    ) -> None:
+        """Register an AmlCompute cluster; jobs naming another compute are rejected (400).
+
+        ``priority`` is the cluster's ``vmPriority``, ``Dedicated`` or ``LowPriority``
+        (azure-ai-ml 1.35.2 ``_restclient/arm_ml_service/models/_enums.py``, VmPriority):
+        low priority is chosen per cluster, not per job.
+        """
+        if priority not in ("Dedicated", "LowPriority"):
+            raise ValueError(f"vmPriority is Dedicated or LowPriority, not {priority!r}")
+        cluster = {"vmSize": vm_size, "vmPriority": priority}
         cluster["scaleSettings"] = {"minNodeCount": 0, "maxNodeCount": max_nodes}
         self.computes[name] = {
             "id": self._arm_id("computes", name),
@@ -466,7 +515,7 @@ class AzureMLServer:
 
     def put_job(self, request: Request, name: str) -> Reply:
         props = (request.json or {}).get("properties") or {}
-        problem = self._invalid_job(props)
+        problem = self._invalid_job(name, request.json or {})
         if problem:
             return _error(400, "UserError", problem)
         with self._lock:
@@ -482,8 +531,10 @@ class AzureMLServer:
             self.status_log[name] = ["NotStarted"]
             return Reply(201, self.jobs[name])
 
-    def _invalid_job(self, props: JSON) -> Optional[str]:
-        """The 400s Azure ML gives for what these tests can get wrong."""
+    def _invalid_job(self, name: str, body: JSON) -> Optional[str]:
+        """The 400s Azure ML gives: the job's own rules (``azureml_rules``: the REST model,
+        azure-ai-ml's schemas, the documented limits), and a compute of this workspace."""
+        props = body.get("properties") or {}
         job_type = props.get("jobType")
         if job_type not in ("Command", "Sweep", "Pipeline"):
             return f"unsupported jobType {job_type!r}"
@@ -494,7 +545,9 @@ class AzureMLServer:
             return "a command job needs command and environmentId"
         needed = ("trial", "objective", "samplingAlgorithm", "searchSpace")
         missing = [key for key in needed if key not in props]
-        return f"a sweep job needs {missing}" if job_type == "Sweep" and missing else None
+        if job_type == "Sweep" and missing:
+            return f"a sweep job needs {missing}"
+        return job_problem(name, body)
 
     def _new_job(self, name: str, props: JSON) -> JSON:
         """What the service adds to a submitted job: id, status, services, output URIs."""
@@ -552,7 +605,7 @@ class AzureMLServer:
         doc = self.jobs.get(name)
         if doc is None:
             return _not_found(f"job {name}")
-        if doc["properties"]["status"] not in _TERMINAL:
+        if doc["properties"]["status"] not in _FINAL:  # cancelling an ended job does nothing
             self.set_status(name, "CancelRequested")
         location = f"{self.url}/subscriptions/{self.subscription_id}/providers/{_PROVIDER}"
         location += f"/locations/{self.location}/mfeOperationResults/jc:{self.workspace_id}:{name}"

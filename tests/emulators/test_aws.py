@@ -298,8 +298,9 @@ def test_503_error_is_retried_then_given_up(aws: AwsServer) -> None:
 
 
 def test_slow_answer_times_out_and_is_retried(aws: AwsServer) -> None:
+    # The first create loads the service model the server validates against: not timed.
+    aws.client("sagemaker").create_training_job(**training_request("job-1"))
     sm = aws.client("sagemaker", attempts=1, read_timeout=0.2)
-    sm.create_training_job(**training_request("job-1"))
     aws.plan.add("DescribeTrainingJob", "slow", delay=0.5)
     with pytest.raises(ReadTimeoutError):
         sm.describe_training_job(TrainingJobName="job-1")

@@ -253,6 +253,125 @@ def test_requests_need_a_bearer_token_and_api_version(azureml: AzureMLServer) ->
     assert json.load(unversioned.value)["error"]["code"] == "MissingApiVersionParameter"
 
 
+# --- Azure ML: the service's rules ----------------------------------------------------------
+
+
+def _put(server: AzureMLServer, name: str, body: dict[str, Any]) -> tuple[int, str]:
+    """PUT ``body`` as job ``name`` over plain HTTP: (status, error message)."""
+    url = f"{server.url}{server.workspace_arm_id}/jobs/{name}?api-version=2025-01-01-preview"
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="PUT",
+        headers={"Authorization": "Bearer x", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request) as answer:
+            return answer.status, ""
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)["error"]["message"]
+
+
+def _changed(body: dict[str, Any], change: Any) -> dict[str, Any]:
+    copy = json.loads(json.dumps(body))
+    change(copy["properties"])
+    return copy
+
+
+COMMAND_BREAKS = {
+    # azure-ai-ml's REST model: no such field.
+    "unknown field": (lambda p: p.update(queueSetings={}), "unknown fields"),
+    # azure-ai-ml's CommandJobSchema (load_job): a distribution's count is an integer.
+    "schema": (
+        lambda p: p["distribution"].update(processCountPerInstance="two"),
+        "azure-ai-ml refuses the job",
+    ),
+    # concept-expressions: the command references what the job defines.
+    "expression": (lambda p: p.update(command="python t.py ${{inputs.nope}}"), "inputs.nope"),
+    # REST LiteralJobInput.value is a string.
+    "literal": (
+        lambda p: p["inputs"].update(lr={"jobInputType": "literal", "value": 0.1}),
+        "input lr",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(COMMAND_BREAKS))
+def test_a_command_job_breaking_a_rule_is_refused(
+    azureml: AzureMLServer, ml_client: MLClient, case: str
+) -> None:
+    submit(ml_client, "job-valid")
+    [valid] = azureml.requests("PUT jobs")
+    assert _put(azureml, "job-valid-2", valid.json) == (201, "")  # the SDK's body passes as is
+    change, message = COMMAND_BREAKS[case]
+    status, error = _put(azureml, "job-broken", _changed(valid.json, change))
+    assert status == 400 and message in error, error
+    assert "job-broken" not in azureml.jobs
+
+
+SWEEP_BREAKS = {
+    # how-to-tune-hyperparameters: max_total_trials 1..1000, max_concurrent_trials 1..100.
+    "trials": (lambda p: p["limits"].update(maxTotalTrials=1001), "maxTotalTrials"),
+    "concurrent": (lambda p: p["limits"].update(maxConcurrentTrials=101), "maxConcurrentTrials"),
+    # "Grid sampling can only be used with choice hyperparameters".
+    "grid": (
+        lambda p: p.update(samplingAlgorithm={"samplingAlgorithmType": "Grid"}),
+        "Grid sampling does not support loguniform",
+    ),
+    # Bayesian: choice, uniform, quniform only; no early termination.
+    "bayesian space": (
+        lambda p: p.update(samplingAlgorithm={"samplingAlgorithmType": "Bayesian"}),
+        "Bayesian sampling does not support loguniform",
+    ),
+    "bayesian policy": (
+        lambda p: p.update(
+            samplingAlgorithm={"samplingAlgorithmType": "Bayesian"},
+            searchSpace={"lr": ["uniform", [0.1, 0.2]], "opt": ["choice", [["a", "b"]]]},
+            earlyTermination={"policyType": "MedianStopping", "evaluationInterval": 1},
+        ),
+        "early termination",
+    ),
+    "search space expression": (
+        lambda p: p["trial"].update(command="python t.py ${{search_space.nope}}"),
+        "search_space.nope",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SWEEP_BREAKS))
+def test_a_sweep_breaking_a_documented_rule_is_refused(
+    azureml: AzureMLServer, ml_client: MLClient, case: str
+) -> None:
+    ml_client.jobs.create_or_update(_sweep("sweep-valid"))
+    [valid] = azureml.requests("PUT jobs")
+    change, message = SWEEP_BREAKS[case]
+    status, error = _put(azureml, "sweep-broken", _changed(valid.json, change))
+    assert status == 400 and message in error, error
+
+
+def test_state_transitions_follow_the_job_status_enum(
+    azureml: AzureMLServer, ml_client: MLClient
+) -> None:
+    submit(ml_client, "job-states")
+    azureml.set_status("job-states", "Running")
+    with pytest.raises(ValueError, match="Running cannot become Queued"):
+        azureml.set_status("job-states", "Queued")
+    # "A run can go from NotResponding to any of the previous states."
+    for status in ("NotResponding", "Queued", "Running", "NotResponding", "Running", "Completed"):
+        azureml.set_status("job-states", status)
+    with pytest.raises(ValueError, match="Completed run is final"):
+        azureml.set_status("job-states", "Running")
+    assert azureml.status_log["job-states"][-1] == "Completed"
+
+
+def test_a_job_not_responding_can_be_cancelled(azureml: AzureMLServer, ml_client: MLClient) -> None:
+    submit(ml_client, "job-quiet")
+    azureml.set_status("job-quiet", "Running")
+    azureml.set_status("job-quiet", "NotResponding")
+    ml_client.jobs.begin_cancel("job-quiet").result()
+    assert azureml.status_log["job-quiet"][-2:] == ["CancelRequested", "Canceled"]
+
+
 # --- Azure ML: faults ------------------------------------------------------------------------
 
 
@@ -285,7 +404,7 @@ def test_workspace_get_points_at_the_server(azureml: AzureMLServer, ml_client: M
 # --- Azure ML: sweeps, child runs and logs ---------------------------------------------------
 
 
-def test_sweep_job_and_child_runs(azureml: AzureMLServer, ml_client: MLClient) -> None:
+def _sweep(name: str) -> Any:
     trial = command(
         command="python train.py --lr ${{inputs.lr}} --opt ${{inputs.opt}}",
         environment=Environment(image="python:3.11-slim"),
@@ -295,9 +414,13 @@ def test_sweep_job_and_child_runs(azureml: AzureMLServer, ml_client: MLClient) -
     sweep = trial(lr=LogUniform(-9.2, -4.6), opt=Choice(["sgd", "adam"])).sweep(
         primary_metric="val_loss", goal="minimize", sampling_algorithm="random"
     )
-    sweep.name = "sweep-1"
+    sweep.name = name
     sweep.set_limits(max_total_trials=4, max_concurrent_trials=2)
-    assert ml_client.jobs.create_or_update(sweep).name == "sweep-1"
+    return sweep
+
+
+def test_sweep_job_and_child_runs(azureml: AzureMLServer, ml_client: MLClient) -> None:
+    assert ml_client.jobs.create_or_update(_sweep("sweep-1")).name == "sweep-1"
 
     props = azureml.requests("PUT jobs")[0].json["properties"]
     assert props["jobType"] == "Sweep"

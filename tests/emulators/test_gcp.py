@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import threading
 import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
 import google_crc32c
 import grpc
@@ -27,7 +30,7 @@ from google.cloud.logging_v2.types import TailLogEntriesRequest
 
 from tests.emulators.cloud_logging import LoggingServer
 from tests.emulators.gcs import GcsEmulator, query_of
-from tests.emulators.vertex import VertexServer
+from tests.emulators.vertex import PROTO_SINCE, VertexServer, proto_version
 
 pytest_plugins = ("tests.emulators.gcp_fixtures",)
 
@@ -254,6 +257,80 @@ def test_hyperparameter_tuning_job_with_trials(vertex: VertexServer) -> None:
     listed = client.list_hyperparameter_tuning_jobs(request={"parent": PARENT, "filter": "state:*"})
     assert [j.name for j in listed] == [created.name]
     assert list(client.list_custom_jobs(parent=PARENT)) == []
+
+
+def test_a_trial_container_gets_its_values_appended_to_the_args(vertex: VertexServer) -> None:
+    created = job_client(vertex).create_hyperparameter_tuning_job(
+        parent=PARENT, hyperparameter_tuning_job=tuning_job()
+    )
+    command, args = vertex.trial_container(job_id(created), {"lr": "0.003"})
+    assert (command, args) == ([], ["--lr", "0.1", "--lr=0.003"])
+
+
+def with_disk(machine_type: str, disk_type: str) -> aiplatform_v1.CustomJob:
+    job = custom_job("disk")
+    pool = job.job_spec.worker_pool_specs[0]
+    pool.machine_spec.machine_type = machine_type
+    pool.disk_spec.boot_disk_type = disk_type
+    return job
+
+
+@pytest.mark.parametrize(
+    ("machine_type", "disk_type", "refusal"),
+    [
+        ("a3-ultragpu-8g", "pd-ssd", "supports only Hyperdisk boot disks, not pd-ssd"),
+        ("a4-highgpu-8g", "pd-standard", "supports only Hyperdisk boot disks"),
+        ("n1-standard-4", "hyperdisk-balanced", "does not support hyperdisk-balanced"),
+        ("e2-standard-4", "hyperdisk-balanced", "does not support hyperdisk-balanced"),
+        ("n1-standard-4", "pd-balanced", "is not one of"),  # not a Vertex boot disk type
+        ("a3-ultragpu-8g", "hyperdisk-balanced", None),
+        ("a3-ultragpu-8g", "", None),  # the family's default
+        ("n1-standard-4", "pd-ssd", None),
+        ("a2-highgpu-1g", "pd-standard", None),
+    ],
+)
+def test_boot_disk_type_must_suit_the_machine_family(
+    vertex: VertexServer, machine_type: str, disk_type: str, refusal: str | None
+) -> None:
+    client = job_client(vertex)
+    job = with_disk(machine_type, disk_type)
+    if refusal is None:
+        client.create_custom_job(parent=PARENT, custom_job=job)
+        return
+    with pytest.raises(exceptions.BadRequest, match=refusal) as caught:
+        client.create_custom_job(parent=PARENT, custom_job=job)
+    field = "job_spec.worker_pool_specs[0].disk_spec.boot_disk_type"
+    assert caught.value.details[0]["fieldViolations"][0]["field"] == field
+
+
+def release(text: str) -> tuple[int, ...]:
+    """``1.93`` -> (1, 93, 0): comparable release numbers."""
+    parts = [int(part) for part in text.split(".")[:3]]
+    return tuple(parts + [0] * (3 - len(parts)))
+
+
+def test_the_lowest_allowed_aiplatform_has_every_field_mlx_sends() -> None:
+    """pyproject's minimum (and the pin in tests/constraints-lowest.txt) is at least the
+    release each field of ``PROTO_SINCE`` appeared in; the installed proto has them all."""
+    root = Path(__file__).resolve().parents[2]
+    pyproject = (root / "pyproject.toml").read_text()
+    minimum = re.search(r'"google-cloud-aiplatform>=([0-9.]+)"', pyproject)
+    pinned = re.search(
+        r"^google-cloud-aiplatform==([0-9.]+)$",
+        (root / "tests" / "constraints-lowest.txt").read_text(),
+        re.MULTILINE,
+    )
+    assert minimum and pinned
+    newest = max(PROTO_SINCE.values(), key=release)
+    assert release(minimum.group(1)) >= release(newest), PROTO_SINCE
+    assert release(pinned.group(1)) == release(minimum.group(1))
+    assert release(proto_version()) >= release(newest)
+    for path in PROTO_SINCE:  # each names a field, nested enum or enum value that exists
+        message, *rest = path.split(".")
+        found: Any = getattr(aiplatform_v1, message)
+        for name in rest:
+            fields = found.meta.fields if hasattr(found, "meta") else {}
+            found = fields[name] if name in fields else getattr(found, name)
 
 
 # -- Cloud Logging ---------------------------------------------------------------------

@@ -7,7 +7,13 @@ sends (``/v1/projects/{p}/locations/{l}/customJobs[/{id}][:cancel]``, the same f
 ignore_unknown_fields=False)``, so a misspelt field fails here as it fails on Vertex.
 
 Jobs never run: tests drive them with ``set_state`` (or ``auto_advance``), set tuning
-``trials``, read ``requests(rpc)`` and add faults to ``plan``.
+``trials``, read ``requests(rpc)``, ask what a trial's container runs
+(``trial_container``) and add faults to ``plan``.
+
+Beyond the proto, the server enforces the documented rules mlx's requests meet, each cited
+beside its check: the boot disk type per machine family (``_disk_problems``), and, with
+``PROTO_SINCE``, the google-cloud-aiplatform release from which each field mlx sends is in
+the proto: run under ``tests/constraints-lowest.txt`` the strict parse is that release's.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from http.server import BaseHTTPRequestHandler
+from importlib.metadata import version
 from typing import Any, Callable, Optional, Union
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -66,6 +73,28 @@ _STATUS_NAMES = {
 # Vertex label rules: lowercase letters, digits, '_' and '-'; keys start with a letter.
 _LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
+# The google-cloud-aiplatform release whose aiplatform_v1 first has each field or enum
+# value mlx sends that older releases lack (read in each wheel's aiplatform_v1/types/*.py:
+# custom_job.py for Scheduling, accelerator_type.py). A request with one fails the strict
+# parse of any older proto, so pyproject's minimum must be at least the newest of these
+# (tests/emulators/test_gcp.py checks it; tests/lowest/run parses with the minimum).
+PROTO_SINCE = {
+    "Scheduling.strategy": "1.61.0",  # resources.spot
+    "Scheduling.Strategy.SPOT": "1.62.0",  # 1.61 has only ON_DEMAND and LOW_COST
+    "AcceleratorType.NVIDIA_H200_141GB": "1.93.0",  # the catalog's H200 (a3-ultragpu-8g)
+}
+# DiskSpec.boot_disk_type: 'Valid values: "pd-ssd" (Persistent Disk Solid State Drive),
+# "pd-standard" (Persistent Disk Hard Disk Drive) or "hyperdisk-balanced"'; the default is
+# "pd-ssd", "hyperdisk-balanced" on A3U machines
+# (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/DiskSpec).
+_BOOT_DISK_TYPES = ("pd-ssd", "pd-standard", "hyperdisk-balanced")
+# Compute Engine: A3 Ultra (H200) and A4 (B200) VMs take Hyperdisk only, no Persistent Disk
+# (https://cloud.google.com/compute/docs/accelerator-optimized-machines, supported disk
+# types of each series); N1 (with or without GPUs) and E2 support no Hyperdisk type ("If a
+# machine series doesn't support Hyperdisk, use Persistent Disk",
+# https://cloud.google.com/compute/docs/disks/hyperdisks#machine-type-support).
+_HYPERDISK_ONLY = ("a3-ultragpu-", "a4-highgpu-")
+_NO_HYPERDISK = ("n1-", "e2-")
 _DEFAULT_ERROR = {
     "code": 3,
     "message": "The replica workerpool0-0 exited with a non-zero status of 1.",
@@ -203,6 +232,22 @@ class VertexServer:
             if not isinstance(job, aiplatform_v1.HyperparameterTuningJob):
                 raise TypeError(f"job {job_id} is not a HyperparameterTuningJob")
             job.trials = parsed
+
+    def trial_container(
+        self, job_id: str, parameters: Mapping[str, str]
+    ) -> tuple[list[str], list[str]]:
+        """(command, args) the container of a trial with ``parameters`` (id -> the value as
+        text) runs: the trial job spec's, with ``--<parameter_id>=<value>`` appended to
+        ``args`` (Vertex passes a trial's values to the training code as command-line
+        arguments: https://cloud.google.com/vertex-ai/docs/training/hyperparameter-tuning-overview).
+        """
+        with self._lock:
+            job = self._job(job_id)
+            if not isinstance(job, aiplatform_v1.HyperparameterTuningJob):
+                raise TypeError(f"job {job_id} is not a HyperparameterTuningJob")
+            container = job.trial_job_spec.worker_pool_specs[0].container_spec
+            appended = [f"--{name}={value}" for name, value in parameters.items()]
+            return list(container.command), [*container.args, *appended]
 
     def _job(self, job_id: str) -> Job:
         try:
@@ -434,7 +479,30 @@ def _validate_pools(where: str, spec: aiplatform_v1.CustomJobSpec) -> list[tuple
         if machine.accelerator_count and not machine.accelerator_type:
             why = "accelerator_type must be set with accelerator_count."
             problems.append((f"{at}.machine_spec.accelerator_type", why))
+        problems += _disk_problems(at, machine.machine_type, pool.disk_spec.boot_disk_type)
     return problems
+
+
+def _disk_problems(at: str, machine_type: str, disk_type: str) -> list[tuple[str, str]]:
+    """The boot disk type must be a valid one the machine family can attach (see
+    ``_BOOT_DISK_TYPES``); none sent means the family's default."""
+    where = f"{at}.disk_spec.boot_disk_type"
+    if not disk_type:
+        return []
+    if disk_type not in _BOOT_DISK_TYPES:
+        return [(where, f"boot_disk_type {disk_type!r} is not one of {_BOOT_DISK_TYPES}.")]
+    hyperdisk = disk_type.startswith("hyperdisk-")
+    if machine_type.startswith(_HYPERDISK_ONLY) and not hyperdisk:
+        why = f"{machine_type} supports only Hyperdisk boot disks, not {disk_type}."
+        return [(where, why)]
+    if machine_type.startswith(_NO_HYPERDISK) and hyperdisk:
+        return [(where, f"{machine_type} does not support {disk_type}.")]
+    return []
+
+
+def proto_version() -> str:
+    """The google-cloud-aiplatform release whose protos this server parses with."""
+    return version("google-cloud-aiplatform")
 
 
 _JOB_FIELDS = {"display_name", "state", "create_time", "update_time", "start_time", "end_time"}

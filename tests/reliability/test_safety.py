@@ -75,7 +75,9 @@ def test_links_out_of_dest_are_refused(
     result = mlx("pull-artifacts", "sagemaker:ext-links", "--dest", dest)
     assert result.exit_code == 1
     assert result.stderr.startswith(f"Error: refusing archive member {hostile.name!r}: {reason}")
-    assert new_files_outside(tmp_path, before, dest) == {tmp_path / "work"}
+    # Nothing at all: members before the refused one are not left behind (#16).
+    assert new_files_outside(tmp_path, before, dest) == set()
+    assert not dest.exists()
     assert not os.path.lexists(dest / hostile.name)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
-from mlx.backends.azure import clients, logs, runs, staging
+from mlx.backends.azure import clients, compute, logs, runs, staging
 from mlx.backends.azure.layout import (
     ARTIFACT_STORE,
     TAG,
@@ -82,18 +82,27 @@ class AzureBackend(Backend):
     # -- render and submit -------------------------------------------------------------
 
     def render(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
-        return self._document(spec, job_id, command_job, masked_secrets(spec))
+        return self._shown(spec, job_id, command_job)
 
     def render_tuning(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
-        return self._document(spec, job_id, sweep_job, masked_secrets(spec))
+        return self._shown(spec, job_id, sweep_job)
+
+    def _shown(self, spec: JobSpec, job_id: str, build: Any) -> dict[str, Any]:
+        """The document ``translate`` prints, and what it cannot know without a call."""
+        from mlx.console import warn
+
+        document = self._document(spec, job_id, build, masked_secrets(spec))
+        for message in compute.translate_warnings(spec, compute_for(settings_of(spec))):
+            warn(message)
+        return document
 
     def _document(
         self, spec: JobSpec, job_id: str, build: Any, secrets: dict[str, str], code: Any = None
     ) -> dict[str, Any]:
         """``build``'s document; ``code`` is the snapshot (translate: the user's dir)."""
         code = code or staging.code_path(spec, self.cache)
-        compute = compute_for(settings_of(spec))
-        return build(spec, job_id, compute=compute, code=str(code), secrets=secrets)
+        cluster = compute_for(settings_of(spec))
+        return build(spec, job_id, compute=cluster, code=str(code), secrets=secrets)
 
     def submit(self, spec: JobSpec, job_id: str) -> Submission:
         return self._submit(spec, job_id, command_job)
@@ -237,28 +246,31 @@ def _error_of(ml: Any, name: str) -> Optional[str]:
 
 
 def _check_cluster(ml: Any, spec: JobSpec) -> None:
-    """Warn when the cluster's VM size falls short of ``resources`` (one GET, best effort:
-    a cluster mlx cannot read is the service's to reject)."""
+    """Warn when the cluster's VM size falls short of ``resources``, and where the cluster
+    decides what ``resources`` asked for (spot, disk: ``compute``). One GET, best effort: a
+    cluster mlx cannot read is the service's to reject."""
     from mlx.catalog.resolver import resolve
     from mlx.console import warn
     from mlx.errors import BackendError, SpecError
 
-    compute = compute_for(settings_of(spec))
+    name = compute_for(settings_of(spec))
     try:
-        with clients.azure_errors(f"compute.get({compute})"):
-            size = ml.compute.get(compute).size
+        with clients.azure_errors(f"compute.get({name})"):
+            cluster = ml.compute.get(name)
         found = resolve(
             "azure",
             accelerator=spec.resources.accelerator_request,
             cpus=spec.resources.cpus,
             memory_gb=spec.resources.memory_gb,
-            override=size,
+            override=cluster.size,
         )
     except (BackendError, SpecError):  # missing credentials surface at the create
         return
     for message in found.warnings:  # a shortfall only: the cluster exists, its price is paid
         if "does not satisfy" in message:
-            warn(f"compute {compute}: {message.split(': ', 1)[-1]}")
+            warn(f"compute {name}: {message.split(': ', 1)[-1]}")
+    for message in compute.cluster_warnings(spec, name, cluster):
+        warn(message)
 
 
 def _spec_of(record: JobRecord) -> JobSpec:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from mlx.errors import BackendError, BackendUnavailable
 if TYPE_CHECKING:
     from mlx.cloud.pacing import Pacing
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 CREDENTIALS_HINT = "Run `az login` (or set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET)."
 
 
@@ -49,9 +51,19 @@ def azure_errors(call: str) -> Iterator[None]:
 
 def _first_line(error: Exception) -> str:
     text = getattr(error, "message", None) or str(error) or type(error).__name__
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    # azure-ai-ml colours its validation messages (azure/ai/ml/_exception_helper.py uses
+    # colorama): without the escape codes, a line of them alone is empty.
+    text = _ANSI.sub("", str(text))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     message = next((line for line in lines if line.startswith("Message:")), None)
-    return (message[len("Message:") :].strip() if message else lines[0]) if lines else "error"
+    if message:  # Azure's own error message
+        return message[len("Message:") :].strip()
+    # azure-ai-ml's formatted validation error: its first detail, "(x) <what>" up to the
+    # next blank line (the cause follows it: "Met <exception>: ...").
+    for paragraph in re.split(r"\n\s*\n", text):
+        if paragraph.strip().startswith("(x)"):
+            return " ".join(paragraph.strip()[len("(x)") :].split())
+    return lines[0] if lines else "error"
 
 
 def ml_client(workspace: Workspace, pacing: Pacing) -> Any:

@@ -12,6 +12,11 @@ values by substituting ``${{search_space.<name>}}``. mlx renders them as bootstr
 
 ``apply_placed`` folds them into the runtime config, so the contract (``MLX_INPUT_TRAIN``,
 ``MLX_MODEL_DIR``) and the one argv rule see them exactly as on every other platform.
+
+The script's argv follows ``--`` in the command, hyperparameters included (the job shows
+what the script receives). In a trial, the searched values stand there as Azure encoded
+them; ``adapt_job`` renders the words from ``hyperparameters_at`` on again, with the
+decoded values.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from mlx.runtime.argv import render_args
 from mlx.runtime.values import trial_value
 
 PLACED_KINDS = ("input", "output", "hp")
@@ -84,8 +90,20 @@ def adapt(config: Mapping[str, Any], environ: Mapping[str, str]) -> dict:
 def adapt_job(
     config: Mapping[str, Any], command: list[str], environ: Mapping[str, str]
 ) -> tuple[dict[str, Any], list[str]]:
-    """The platform adapter's entry (see ``bootstrap.platform_adapter``): ``adapt``."""
-    return adapt(config, environ), command
+    """The platform adapter's entry (see ``bootstrap.platform_adapter``): ``adapt``, and a
+    trial's argv with its decoded values (``trial_command``)."""
+    return adapt(config, environ), trial_command(config, command)
+
+
+def trial_command(config: Mapping[str, Any], command: list[str]) -> list[str]:
+    """A sweep trial's command with the words from ``hyperparameters_at`` on rendered
+    again from the hyperparameters ``apply_placed`` merged (static and decoded values, in
+    the local tuner's order); any other command as it came."""
+    at = config.get("hyperparameters_at")
+    if at is None or not config.get("search_space"):
+        return command
+    hps = config.get("hyperparameters") or {}
+    return [*command[: int(at)], *render_args(hps, config.get("args_style") or "flags")]
 
 
 def reporters(config: Mapping[str, Any]) -> list[Any]:

@@ -4,10 +4,11 @@ Pure: no SDK, no call. ``mlx translate`` prints the document; ``submit`` writes 
 loads it with ``load_job`` and sends what it loaded, so what translate shows is what goes.
 
 The command starts the bootstrap, which learns the input and output paths Azure chose from
-options Azure substitutes (``--input 'train=${{inputs.train}}'``) and renders the
-hyperparameters itself, from the runtime config in ``MLX_RUNTIME_CONFIG``: no value of the
-spec is ever part of the shell text except the command and ``args``, and those are quoted
-with ``shlex.quote``, so a value like ``a; rm -rf /`` reaches the script as one argument.
+options Azure substitutes (``--input 'train=${{inputs.train}}'``), then the script's whole
+argv (``script``): the command, ``args`` and the rendered hyperparameters, plain scalars as
+``${{inputs.<key>}}`` literal inputs. Every word is quoted with ``shlex.quote``, so a value
+like ``a; rm -rf /`` reaches the script as one argument; the runtime config in
+``MLX_RUNTIME_CONFIG`` says the hyperparameters are already in the argv.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from mlx.backends.azure.layout import (
     artifacts_uri,
     azure_keys,
 )
+from mlx.backends.azure.script import script_args
 from mlx.backends.azure.settings import settings_of
 from mlx.backends.common import runtime_config as common_runtime_config
 from mlx.errors import SpecError
@@ -45,17 +47,18 @@ def command_job(
     ``secrets`` the values (or masks) of ``spec.secrets``."""
     keys = azure_keys(list(spec.inputs))
     runtime = runtime_config(spec, job_id)
+    script = script_args(spec)
     doc: dict[str, Any] = {
         "$schema": SCHEMAS["command"],
         "type": "command",
         **identity(spec, job_id),
         "code": code,
-        "command": command_line(spec, keys),
+        "command": command_line(keys, script.words),
         "environment": {"image": spec.image},
         "compute": f"azureml:{compute}",
         "resources": {"instance_count": spec.resources.nodes},
         **distribution(spec),
-        **data(spec, keys, owner=job_id),
+        **data(spec, keys, owner=job_id, literals=script.literals),
         "environment_variables": environment(spec, secrets, runtime),
     }
     timeout = spec.resources.max_runtime_seconds
@@ -93,10 +96,11 @@ def processes_per_node(spec: JobSpec) -> int:
 
 
 def command_line(
-    spec: JobSpec, input_keys: dict[str, str], search_keys: Optional[dict[str, str]] = None
+    input_keys: dict[str, str], words: list[str], search_keys: Optional[dict[str, str]] = None
 ) -> str:
-    """The shell command Azure ML runs in the snapshot dir. Names are quoted with the
-    placeholders inside single quotes, so the paths Azure substitutes stay one word each."""
+    """The shell command Azure ML runs in the snapshot dir: the bootstrap, then the
+    script's ``words``. Every word is quoted; the placeholders sit inside single quotes,
+    so the paths and plain values Azure substitutes stay one word each."""
     parts = [_PYTHON, BOOTSTRAP, "--config-env", RUNTIME_ENV]
     for name, key in input_keys.items():
         parts += ["--input", _placed(name, f"inputs.{key}")]
@@ -104,7 +108,7 @@ def command_line(
         parts += ["--output", _placed(kind, f"outputs.{kind}")]
     for name, key in (search_keys or {}).items():
         parts += ["--hp", _placed(name, f"search_space.{key}")]
-    return " ".join([*parts, "--", shlex.join([*spec.command_argv(), *spec.args])])
+    return " ".join([*parts, "--", shlex.join(words)])
 
 
 def _placed(name: str, expression: str) -> str:
@@ -114,7 +118,9 @@ def _placed(name: str, expression: str) -> str:
 
 
 def runtime_config(spec: JobSpec, job_id: str) -> dict[str, Any]:
-    """The bootstrap's config; input and output paths arrive as ``--input``/``--output``."""
+    """The bootstrap's config; input and output paths arrive as ``--input``/``--output``,
+    and the hyperparameters are in the command already (``script``): the bootstrap does
+    not add them again."""
     accelerator = spec.resources.accelerator_request
     # The dirs are replaced by the --output paths Azure substitutes into the command.
     return common_runtime_config(
@@ -127,6 +133,7 @@ def runtime_config(spec: JobSpec, job_id: str) -> dict[str, Any]:
         output_dir="outputs/output",
         num_gpus=accelerator.count if accelerator else 0,
         report="azure",
+        hyperparameters_in_argv=True,
     )
 
 
@@ -134,12 +141,17 @@ def environment(spec: JobSpec, secrets: dict[str, str], runtime: dict[str, Any])
     return {**spec.env, **secrets, RUNTIME_ENV: json.dumps(runtime, separators=(",", ":"))}
 
 
-def data(spec: JobSpec, input_keys: dict[str, str], owner: str) -> dict[str, Any]:
-    """``inputs`` and ``outputs``; ``owner`` names the output prefix (``mlx/<owner>/``)."""
+def data(
+    spec: JobSpec, input_keys: dict[str, str], owner: str, literals: dict[str, str]
+) -> dict[str, Any]:
+    """``inputs`` (the data, then the ``literals``: key -> text) and ``outputs``; ``owner``
+    names the output prefix (``mlx/<owner>/``)."""
     result: dict[str, Any] = {}
     mode = settings_of(spec).input_mode
-    if spec.inputs:
-        result["inputs"] = {key: job_input(spec, name, mode) for name, key in input_keys.items()}
+    inputs: dict[str, Any] = {key: job_input(spec, name, mode) for name, key in input_keys.items()}
+    inputs.update(literals)  # text, as the script receives it
+    if inputs:
+        result["inputs"] = inputs
     result["outputs"] = {kind: job_output(spec, kind, owner) for kind in OUTPUT_KINDS}
     return result
 

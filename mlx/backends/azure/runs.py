@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any, Optional
 
 from mlx.backends.azure.clients import azure_errors
-from mlx.backends.azure.states import run_error
+from mlx.backends.azure.states import run_error, state_of, status_message
 from mlx.model import TrialStatus
 
 _RUN_HISTORY = (
@@ -88,8 +88,8 @@ def objective_of(run: dict[str, Any], metric: str) -> Optional[float]:
 
 
 def trial_status(number: int, run: dict[str, Any], params: dict, objective: Any) -> TrialStatus:
-    from mlx.backends.azure.states import state_of
-
+    """A child run as a trial; its states are the job states (``states``), so a trial
+    that is ``NotResponding`` is still running, not failed."""
     error = ((run.get("error") or {}).get("error") or {}).get("message")
     return TrialStatus(
         number=number,
@@ -97,5 +97,5 @@ def trial_status(number: int, run: dict[str, Any], params: dict, objective: Any)
         state=state_of(run.get("status")),
         params=params,
         objective=objective,
-        message=error,
+        message=status_message(run.get("status"), error),
     )

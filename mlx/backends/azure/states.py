@@ -1,4 +1,21 @@
-"""Azure ML's job states in mlx's words, mapped at the edge."""
+"""Azure ML's job states in mlx's words, mapped at the edge.
+
+The table covers every member of the service's ``JobStatus`` enum, as azure-ai-ml 1.35.2
+documents it (``azure/ai/ml/_restclient/arm_ml_service/models/_enums.py``, class
+``JobStatus``; the same enum as the REST API's ``JobStatus`` in the Machine Learning
+Services REST reference). Only ``Completed``, ``Failed`` and ``Canceled`` are final:
+
+- ``NotResponding``: "When heartbeat is enabled, if the run isn't updating any information
+  to RunHistory then the run goes to NotResponding state. NotResponding is the only state
+  that is exempt from strict transition orders. A run can go from NotResponding to any of
+  the previous states." The job may still be running (and billing): mlx keeps waiting and
+  says why. azure-ai-ml's own ``RunHistoryConstants.TERMINAL_STATUSES``
+  (``operations/_run_history_constants.py``) lists it, and ``Paused``, only to stop
+  ``jobs.stream``; the service's enum is what a job can do next.
+- ``Paused``: "The job is paused by users": not running, not over.
+- ``Provisioning``: "(Not used currently) It will be used if ES is creating the compute
+  target"; ``Unknown``: "Default job status if not mapped to all other statuses".
+"""
 
 from __future__ import annotations
 
@@ -7,21 +24,25 @@ from typing import Any, Optional
 from mlx.model import JobState, JobStatus
 
 _STATES = {
-    "NotStarted": JobState.PENDING,
-    "Queued": JobState.PENDING,
-    "Preparing": JobState.PENDING,
+    "NotStarted": JobState.PENDING,  # "Run hasn't started yet."
+    "Starting": JobState.PENDING,  # "Run has started. The user has a run ID."
     "Provisioning": JobState.PENDING,
-    "Starting": JobState.PENDING,
+    "Preparing": JobState.PENDING,  # "The run environment is being prepared."
+    "Queued": JobState.PENDING,  # "queued in the compute target", waiting for nodes
     "Running": JobState.RUNNING,
-    "Finalizing": JobState.RUNNING,
+    "Finalizing": JobState.RUNNING,  # "completed in the target... output collection"
     "CancelRequested": JobState.CANCELLING,
     "Completed": JobState.SUCCEEDED,
     "Failed": JobState.FAILED,
     "Canceled": JobState.CANCELLED,
-    # Rare ones: a job the service gave up on, or one paused by the user.
-    "NotResponding": JobState.FAILED,
+    "NotResponding": JobState.RUNNING,  # may return to any earlier state (see above)
     "Paused": JobState.PENDING,
+    "Unknown": JobState.PENDING,
 }
+_NOT_RESPONDING = (
+    "NotResponding: Azure ML has had no heartbeat from the job lately; it may resume "
+    "(mlx keeps waiting; `mlx cancel` stops it)"
+)
 
 
 def native_name(native: Any) -> str:
@@ -34,12 +55,22 @@ def state_of(native: Any) -> JobState:
     return _STATES.get(native_name(native), JobState.PENDING)
 
 
+def status_message(native: Any, error: Optional[str]) -> Optional[str]:
+    """The failure reason of a failed or cancelled job; else Azure's own state, as
+    SageMaker's secondary status is shown (``Queued``, ``Preparing``, ``NotResponding``),
+    so a message never outlives the state it described."""
+    state, name = state_of(native), native_name(native)
+    if state in (JobState.FAILED, JobState.CANCELLED):
+        return error or (f"the job ended {name}" if state == JobState.FAILED else None)
+    if name == "NotResponding":
+        return _NOT_RESPONDING
+    return name or None
+
+
 def job_status(native: Any, error: Optional[str]) -> JobStatus:
-    state, native = state_of(native), native_name(native)
-    message = error if state in (JobState.FAILED, JobState.CANCELLED) else None
-    if state == JobState.FAILED and not message:
-        message = f"the job ended {native}"
-    return JobStatus(state, message, native_state=native)
+    return JobStatus(
+        state_of(native), status_message(native, error), native_state=native_name(native)
+    )
 
 
 def run_error(details: Any) -> Optional[str]:

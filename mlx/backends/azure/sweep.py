@@ -21,7 +21,6 @@ bootstrap (``in_job.sweep_value``) and ``trial_params`` decode values with it.
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from mlx.backends.azure.in_job import sweep_value
@@ -34,12 +33,13 @@ from mlx.backends.azure.render import (
     identity,
     runtime_config,
 )
+from mlx.backends.azure.script import PLAIN, ScriptArgs, script_args
 from mlx.backends.azure.settings import settings_of
+from mlx.errors import SpecError
 from mlx.runtime.argv import format_scalar
 from mlx.spec import JobSpec, Parameter, Tune
 from mlx.tuning.space import grid_size, grid_values
 
-_PLAIN = re.compile(r"^[A-Za-z0-9_.+-]+$")  # safe as bare command-line text
 _SAMPLING = {"bayesian": "bayesian", "random": "random", "grid": "grid", "hyperband": "random"}
 _POLICIES: dict[str, dict[str, Any]] = {
     "bandit": {"type": "bandit", "slack_factor": 0.1},
@@ -54,14 +54,26 @@ def sweep_job(
     """The sweep job for ``spec`` (with ``tune``) named ``job_id``."""
     tune = spec.tune
     assert tune is not None
+    space = runtime_space(tune)
+    script = script_args(spec, {name: entry["key"] for name, entry in space.items()})
     doc: dict[str, Any] = {
         "$schema": SCHEMAS["sweep"],
         "type": "sweep",
         **identity(spec, job_id),
         "compute": f"azureml:{compute}",
-        "trial": trial(spec, job_id, code, secrets),
-        # Each trial writes under its own name: Azure resolves ${{name}} per trial.
-        **data(spec, azure_keys(list(spec.inputs)), owner="${{name}}"),
+        "trial": trial(spec, job_id, code, secrets, script),
+        # Each trial writes under its own name. `${{name}}` is a server expression, "the job
+        # name. For pipelines, it's the step job name, not the pipeline job name"
+        # (https://learn.microsoft.com/azure/machine-learning/concept-expressions, Server
+        # expressions), "resolved at job execution time"
+        # (https://learn.microsoft.com/azure/machine-learning/how-to-manage-inputs-outputs-pipeline,
+        # Customize output paths): the name of the job that runs the command, which for a
+        # sweep is each trial, a child job of its own name (`<sweep>_<n>`, listed by
+        # `jobs.list(parent_job_name=...)`). azure-ai-ml builds on the same: `jobs.download`
+        # of a sweep's named output downloads the best child run's
+        # (azure/ai/ml/operations/_job_operations.py, `download`, 1.35.2). The docs name no
+        # sweep case explicitly; mlx reads a trial's artifacts under `mlx/<trial name>/`.
+        **data(spec, azure_keys(list(spec.inputs)), owner="${{name}}", literals=script.literals),
         "search_space": search_space(tune),
         "sampling_algorithm": sampling(tune),
         "objective": {"goal": tune.objective.goal, "primary_metric": tune.objective.metric},
@@ -73,17 +85,22 @@ def sweep_job(
     return doc
 
 
-def trial(spec: JobSpec, job_id: str, code: str, secrets: dict[str, str]) -> dict[str, Any]:
+def trial(
+    spec: JobSpec, job_id: str, code: str, secrets: dict[str, str], script: ScriptArgs
+) -> dict[str, Any]:
     """What each trial runs: the command job's parts, with ``--hp`` options for the values
-    Azure substitutes and the search space in the runtime config to decode them."""
+    Azure substitutes and the search space in the runtime config to decode them. The
+    script's words show the static values and, in their places, the searched ones; the
+    bootstrap renders the words from ``hyperparameters_at`` on with the decoded values."""
     assert spec.tune is not None
     space = runtime_space(spec.tune)
     runtime = {**runtime_config(spec, job_id), "search_space": space}
-    runtime["objective"] = spec.tune.objective.metric
+    runtime.update(objective=spec.tune.objective.metric)
+    runtime.update(hyperparameters_at=script.hyperparameters_at)
     search_keys = {name: entry["key"] for name, entry in space.items()}
     return {
         "code": code,
-        "command": command_line(spec, azure_keys(list(spec.inputs)), search_keys),
+        "command": command_line(azure_keys(list(spec.inputs)), script.words, search_keys),
         "environment": {"image": spec.image},
         "environment_variables": environment(spec, secrets, runtime),
         "resources": {"instance_count": spec.resources.nodes},
@@ -119,7 +136,7 @@ def distribution_for(param: Parameter, algorithm: str) -> tuple[dict, Any, Any]:
         values = grid_values(param)
         texts = [format_scalar(v) for v in values]
         plain = all(
-            isinstance(v, (str, int, float)) and not isinstance(v, bool) and _PLAIN.match(t)
+            isinstance(v, (str, int, float)) and not isinstance(v, bool) and PLAIN.match(t)
             for v, t in zip(values, texts)
         ) and len(set(texts)) == len(texts)
         if plain:
@@ -147,12 +164,25 @@ def sampling(tune: Tune) -> Any:
     return algorithm
 
 
+# "max_total_trials: Maximum number of trial jobs. Must be an integer between 1 and 1000.
+# max_concurrent_trials: ... must be an integer between 1 and 100."
+# (https://learn.microsoft.com/azure/machine-learning/how-to-tune-hyperparameters, Set limits)
+MAX_TRIALS, MAX_CONCURRENT = 1000, 100
+
+
 def limits(spec: JobSpec, tune: Tune) -> dict[str, Any]:
     total = min(tune.max_trials, grid_size(tune) or tune.max_trials)
-    result: dict[str, Any] = {
-        "max_total_trials": total,
-        "max_concurrent_trials": min(tune.parallel_trials, total),
-    }
+    concurrent = min(tune.parallel_trials, total)
+    for field, value, most in (
+        ("max_trials", total, MAX_TRIALS),
+        ("parallel_trials", concurrent, MAX_CONCURRENT),
+    ):
+        if value > most:
+            raise SpecError(
+                f"`tune.{field}`: an Azure ML sweep allows at most {most} (got {value})",
+                hint=f"Set tune.{field} to {most} or less for Azure ML.",
+            )
+    result: dict[str, Any] = {"max_total_trials": total, "max_concurrent_trials": concurrent}
     if spec.resources.max_runtime_seconds:
         result["trial_timeout"] = spec.resources.max_runtime_seconds
     return result

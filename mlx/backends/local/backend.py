@@ -16,14 +16,16 @@ Every job runs through the same bootstrap zipapp the clouds get.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import itertools
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
-from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
@@ -33,8 +35,16 @@ from mlx.backends.base import Backend
 from mlx.backends.common import masked_secrets, resolve_secrets, runtime_config
 from mlx.backends.local.run import CANCEL_MARKER, read_metrics, stop_orphaned_nodes
 from mlx.bootstrap_package import bootstrap_path
-from mlx.errors import SpecError
-from mlx.logfiles import LogTailer, log_files, merge_by_time
+from mlx.errors import BackendError, SpecError
+from mlx.logfiles import (
+    LogTailer,
+    complete_end,
+    log_files,
+    merge_by_time,
+    node_of,
+    stream,
+    tail_start,
+)
 from mlx.model import (
     Artifact,
     JobRecord,
@@ -271,49 +281,109 @@ class LocalBackend(Backend):
     # -- logs --------------------------------------------------------------------------
 
     def logs(self, record: JobRecord, query: LogQuery) -> Iterator[LogLine]:
+        """History streamed from the files (memory does not grow with them), then, with
+        ``follow``, what is appended until the job ends."""
         job_dir = self.job_dir(record.id)
-        tailers: dict[Path, LogTailer] = {}
+        ends = {path: complete_end(path) for path in self._log_files(job_dir, query)}
+        yield from history(ends, query)
+        if not query.follow:
+            return
+        tailers = {path: LogTailer(path, end) for path, end in ends.items()}
 
         def batch() -> list[LogLine]:
-            for path in log_files(job_dir / "logs"):
+            for path in self._log_files(job_dir, query):
                 tailers.setdefault(path, LogTailer(path))
             lines = merge_by_time(t.read_new() for t in tailers.values())
             return [line for line in lines if _wanted(line, query)]
 
-        history = batch()
-        if query.tail is not None:
-            history = list(deque(history, maxlen=query.tail))
-        yield from history
-        while query.follow:
+        while True:
             ended = self.status(record).state.terminal
             yield from batch()  # after an end seen above, this drains the last lines
+            while any(t.behind for t in tailers.values()):
+                yield from batch()
             if ended:
                 return
             time.sleep(self.pacing.poll)
 
+    @staticmethod
+    def _log_files(job_dir: Path, query: LogQuery) -> list[Path]:
+        paths = log_files(job_dir / "logs")
+        if query.node is None:
+            return paths
+        return [p for p in paths if node_of(p) == query.node]
+
     # -- artifacts ---------------------------------------------------------------------
 
     def list_artifacts(self, record: JobRecord) -> list[Artifact]:
+        """The regular files under the job's ``artifacts/``. Links are never followed (the
+        job's own code could point one at any file of this user's): they are skipped, with
+        a warning that names them; an ``artifacts`` that is itself a link is refused."""
+        root = self._artifacts_root(record)
+        found: list[Artifact] = []
+        skipped: list[str] = []
+        for folder, dirs, files in os.walk(root):  # does not descend into linked folders
+            base = Path(folder)
+            for name in sorted([*dirs, *files]):
+                path = base / name
+                relative = path.relative_to(root).as_posix()
+                info = path.lstat()
+                if stat.S_ISREG(info.st_mode):
+                    found.append(Artifact(relative, info.st_size, modified=info.st_mtime))
+                elif not stat.S_ISDIR(info.st_mode):
+                    skipped.append(relative)
+        if skipped:
+            from mlx.console import warn
+            from mlx.text import printable
+
+            shown = ", ".join(printable(p) for p in skipped[:5]) + (", ..." * (len(skipped) > 5))
+            warn(
+                f"skipped {len(skipped)} link(s) or special file(s) in the artifacts of "
+                f"{record.id}, which mlx never follows or copies: {shown}"
+            )
+        return sorted(found, key=lambda a: a.path)
+
+    def _artifacts_root(self, record: JobRecord) -> Path:
         root = self.job_dir(record.id) / "artifacts"
-        found = []
-        for path in sorted(root.rglob("*")):
-            if path.is_file() and not path.is_symlink():
-                stat = path.stat()
-                found.append(
-                    Artifact(
-                        path.relative_to(root).as_posix(), stat.st_size, modified=stat.st_mtime
-                    )
+        for path in (root.parent, root):
+            if path.is_symlink():
+                raise BackendError(
+                    f"{path} is a symbolic link (to {os.readlink(path)}); mlx does not follow it",
+                    hint="A local job's artifacts are the files inside its own folder; "
+                    "the job replaced that folder with a link.",
                 )
-        return found
+        return root
 
     def download(
         self, record: JobRecord, artifact: Artifact, target: Path, progress: Progress
     ) -> None:
-        source = self.job_dir(record.id) / "artifacts" / artifact.path
-        with open(source, "rb") as src, open(target, "wb") as dst:
+        self._artifacts_root(record)
+        fd = _open_inside(self.home / "jobs", [record.id, "artifacts", *artifact.path.split("/")])
+        with open(fd, "rb") as src, open(target, "wb") as dst:
             while chunk := src.read(1 << 20):
                 dst.write(chunk)
                 progress(len(chunk))
+
+
+def _open_inside(base: Path, parts: list[str]) -> int:
+    """A file descriptor for ``base/parts...`` opened one component at a time without
+    following any link (``O_NOFOLLOW`` from each folder's descriptor): a link swapped in
+    after the listing is refused, not followed."""
+    directory = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=directory)
+            os.close(directory)
+            directory = inner
+        return os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=directory)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise BackendError(
+                f"{'/'.join(parts[2:])} became a symbolic link after it was listed; mlx does "
+                "not follow it"
+            ) from None
+        raise
+    finally:
+        os.close(directory)
 
 
 def spawn_detached(argv: list[str], output: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -334,6 +404,36 @@ def _wanted(line: LogLine, query: LogQuery) -> bool:
     if query.since is not None and line.time < query.since:
         return False
     return query.node is None or line.node == query.node
+
+
+def history(ends: dict[Path, int], query: LogQuery) -> Iterator[LogLine]:
+    """The lines written before ``ends``, merged by time; the last ``query.tail`` only when
+    asked. Memory is a few blocks per file, whatever the files' sizes or ``tail``: each
+    file's tail is found by reading it backwards, and several files' merged tail by
+    counting the merged lines once, then skipping all but the last ``tail``."""
+
+    def keep(line: LogLine) -> bool:
+        return _wanted(line, query)
+
+    starts = dict.fromkeys(ends, 0)
+    if query.tail is not None:
+        starts = {
+            path: tail_start(path, end, query.tail, keep, query.since) for path, end in ends.items()
+        }
+
+    def merged() -> Iterator[LogLine]:
+        streams = [stream(path, starts[path], end, keep) for path, end in ends.items()]
+        return merge_by_time(streams)
+
+    if len(ends) == 1:
+        ((path, end),) = ends.items()
+        yield from stream(path, starts[path], end, keep)
+        return
+    if query.tail is None:
+        yield from merged()
+        return
+    total = sum(1 for _ in merged())
+    yield from itertools.islice(merged(), max(0, total - query.tail), None)
 
 
 def _supervisor_alive(job_dir: Path) -> bool:

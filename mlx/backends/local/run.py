@@ -220,8 +220,19 @@ class Supervisor:
         import shutil
 
         for kind, destination in self.plan.get("copy_outputs", {}).items():
+            source = self.job_dir / "artifacts" / kind
+            if source.is_symlink() or source.parent.is_symlink():
+                self.say(f"not copying {kind}: the job replaced its folder with a link")
+                continue
             self.say(f"copying {kind} to {destination}")
-            shutil.copytree(self.job_dir / "artifacts" / kind, destination, dirs_exist_ok=True)
+            shutil.copytree(source, destination, ignore=self._skip_links, dirs_exist_ok=True)
+
+    def _skip_links(self, folder: str, names: list[str]) -> list[str]:
+        """Links the job left in its outputs: named in mlx.log, never followed or copied."""
+        links = [n for n in names if os.path.islink(os.path.join(folder, n))]
+        for name in links:
+            self.say(f"not copying {os.path.join(folder, name)}: a symbolic link")
+        return links
 
 
 CANCEL_MARKER = "cancel-requested"
@@ -278,7 +289,9 @@ def record_outcome(
 def read_metrics(job_dir: Path) -> dict[str, float]:
     """Each metric's last value from the bootstrap's ``metrics.jsonl``."""
     try:
-        with open(job_dir / "metrics.jsonl", encoding="utf-8") as f:
+        # The job's own process writes it: a damaged line (bytes that are not UTF-8, a
+        # line cut by a full disk) is skipped, never fatal to the reader.
+        with open(job_dir / "metrics.jsonl", encoding="utf-8", errors="replace") as f:
             return parse_metrics(f)
     except FileNotFoundError:
         return {}
@@ -291,8 +304,9 @@ def parse_metrics(lines: Iterable[str]) -> dict[str, float]:
     for line in lines:
         try:
             item = json.loads(line)
-            last[item["name"]] = float(item["value"])
-        except (ValueError, KeyError, TypeError):
+            if isinstance(item["name"], str):
+                last[item["name"]] = float(item["value"])
+        except (ValueError, KeyError, TypeError, IndexError):
             continue
     return last
 

@@ -4,7 +4,7 @@ SageMaker's keys are mapped to mlx's neutral paths (see ``layout.py``), so
 ``--include 'model/*'`` means the same on every provider::
 
     <job>/output/model/weights.pt   ->  model/weights.pt
-    <job>/output/output.tar.gz      ->  output/output.tar.gz
+    <job>/output/<rest>             ->  output/<rest>  (the output dir, uncompressed)
     checkpoints/step-10.pt          ->  checkpoints/step-10.pt  (trial: checkpoints/<trial>/)
     _mlx/...                        ->  (mlx's staging: not listed)
 

@@ -29,7 +29,7 @@ from mlx.backends.sagemaker.objects import S3Store, local_etag
 from mlx.backends.sagemaker.render import SageMakerPlan, training_plan
 from mlx.backends.sagemaker.settings import SageMakerSettings, settings_of
 from mlx.backends.sagemaker.states import training_status, tuning_status
-from mlx.backends.sagemaker.tuning import trial_status, tuning_plan
+from mlx.backends.sagemaker.tuning import trial_status, tuning_plan, with_region
 from mlx.cloud.clients import ClientCache, environment
 from mlx.cloud.create import backoff, create_once
 from mlx.cloud.follow import follow
@@ -82,10 +82,14 @@ class SageMakerBackend(Backend):
     # -- render and submit -------------------------------------------------------------
 
     def render(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
-        return training_plan(spec, job_id, masked_secrets(spec)).request
+        plan = training_plan(spec, job_id, masked_secrets(spec))
+        _warn(plan)
+        return plan.request
 
     def render_tuning(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
-        return tuning_plan(spec, job_id, masked_secrets(spec)).request
+        plan = tuning_plan(spec, job_id, masked_secrets(spec))
+        _warn(plan)
+        return plan.request
 
     def submit(self, spec: JobSpec, job_id: str) -> Submission:
         plan = training_plan(spec, job_id, resolve_secrets(spec))
@@ -101,6 +105,7 @@ class SageMakerBackend(Backend):
     def submit_tuning(self, spec: JobSpec, job_id: str) -> Submission:
         plan = tuning_plan(spec, job_id, resolve_secrets(spec))
         aws = self._prepare(spec, plan)
+        with_region(plan.request, aws.region)
         sm, name = aws.sagemaker, plan.request["HyperParameterTuningJobName"]
         self._create(
             f"CreateHyperParameterTuningJob {name}",
@@ -111,10 +116,7 @@ class SageMakerBackend(Backend):
 
     def _prepare(self, spec: JobSpec, plan: SageMakerPlan) -> AwsClients:
         """Warn about the instance choice, then stage inputs, code, bootstrap and config."""
-        from mlx.console import warn
-
-        for warning in plan.warnings:
-            warn(warning)
+        _warn(plan)
         aws = self.clients(settings_of(spec), plan.target)
         stage(S3Store(aws.s3, plan.layout.bucket), plan)
         return aws
@@ -267,6 +269,15 @@ class SageMakerBackend(Backend):
             return None
         uri = adopt.model_uri(self, record)
         return uri if adopt.is_archive(uri) else None
+
+
+def _warn(plan: SageMakerPlan) -> None:
+    """What the user should know about the request (the machine picked, settings that do
+    nothing on it), on stderr: with ``translate`` as with a submit."""
+    from mlx.console import warn
+
+    for warning in plan.warnings:
+        warn(warning)
 
 
 def _describe(sm: Any, name: str, *, tuning: bool) -> Optional[dict[str, Any]]:

@@ -3,7 +3,9 @@
 One prefix per job, ``s3://<bucket>/<prefix>/<job>/``::
 
     <job>/output/model/...      the model dir (CompressionType NONE: file by file)
-    <job>/output/output.tar.gz  the output dir (SageMaker always compresses it)
+    <job>/output/...            the output dir, uncompressed too with CompressionType NONE
+                                (https://docs.aws.amazon.com/sagemaker/latest/dg/
+                                model-train-storage-uncompressed.html)
     checkpoints/...             synced while the job runs
     _mlx/                       mlx's staging: the bootstrap zipapp and runtime.json
 

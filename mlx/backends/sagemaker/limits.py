@@ -2,13 +2,16 @@
 client-side, but not lengths, patterns or counts, so a request that breaks one would fail
 only at the service (or, worse, after inputs were uploaded).
 
-Limits from the SageMaker API reference (CreateTrainingJob, CreateHyperParameterTuningJob).
+Limits from the SageMaker API reference (CreateTrainingJob, CreateHyperParameterTuningJob)
+and botocore's service model (``data/sagemaker/2017-07-24/service-2.json``), per request type,
+counting the entries mlx adds itself (its `mlx` and `code` channels, the toolkit's static
+hyperparameters).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from mlx.errors import SpecError
 
@@ -19,8 +22,15 @@ BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 S3_URI_RE = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/.*)?$")
 CONTAINER_STRINGS = (100, 256)  # ContainerEntrypoint / ContainerArguments: items, chars
 HYPERPARAMETERS = (100, 256, 2500)  # items, key chars, value chars
+# Environment: TrainingEnvironmentMap (training job) and HyperParameterTrainingJobEnvironment
+# Map (a tuning job's training definition): 100 and 48 entries, keys and values of 512.
 ENVIRONMENT = (100, 512, 512)
+TUNING_ENVIRONMENT = (48, 512, 512)
+INPUT_CHANNELS = 20  # InputDataConfig: at most 20 channels, mlx's own included
 METRICS = (40, 255, 500)  # definitions, name chars, regex chars
+# MetricName is `.+`: any characters but Java's line terminators.
+_LINE_BREAKS = frozenset("\n\r\u0085\u2028\u2029")
+MAX_RESOURCE = 20_000  # HyperbandStrategyConfig.MaxResource: "The maximum value is 20,000"
 PARAMETER_RANGES = 30  # all ranges of a tuning job together
 CATEGORICAL_VALUES = 30
 SETTINGS_HINT = "Set it under `sagemaker:` in the spec or in ~/.config/mlx/config.yaml."
@@ -101,14 +111,32 @@ def check_strings(items: Iterable[tuple[str, str]], what: str) -> None:
                 f"SageMaker allows at most {longest} per argument",
                 hint="Pass long values through a file (a code or input file) instead.",
             )
+        if _LINE_BREAKS & set(text):
+            # TrainingContainerArgument's pattern is `.*`: one line.
+            raise SpecError(
+                f"`{field}`: SageMaker takes arguments of one line; {text[:40]!r} has a line break",
+                hint="Pass multi-line values through a file (a code or input file) instead.",
+            )
 
 
 def check_mapping(
-    mapping: Mapping[str, str], field: str, limits: tuple[int, int, int], what: str
+    mapping: Mapping[str, str],
+    field: str,
+    limits: tuple[int, int, int],
+    what: str,
+    own: Sequence[str] = (),
+    scope: str = "",
 ) -> None:
+    """``mapping`` (from spec field ``field``) within ``limits`` (items, key and value
+    characters), counting ``own``: the entries mlx adds to the same request field.
+    ``scope`` says which request's limit it is (" in a tuning job")."""
     most, key_max, value_max = limits
-    if len(mapping) > most:
-        raise SpecError(f"`{field}` has {len(mapping)} {what}; SageMaker allows at most {most}")
+    total = len(mapping) + len(own)
+    if total > most:
+        mine = f" plus mlx's own {len(own)} ({', '.join(own)}): {total}" if own else ""
+        raise SpecError(
+            f"`{field}` has {len(mapping)} {what}{mine}; SageMaker allows at most {most}{scope}"
+        )
     for key, value in mapping.items():
         if len(key) > key_max:
             raise SpecError(f"`{field}.{key}`: the name is longer than {key_max} characters")
@@ -120,12 +148,28 @@ def check_mapping(
             )
 
 
+def check_channels(channels: Sequence[Mapping[str, object]], reserved: Sequence[str]) -> None:
+    """At most 20 channels in InputDataConfig, mlx's ``reserved`` ones counted."""
+    if len(channels) <= INPUT_CHANNELS:
+        return
+    own = [c["ChannelName"] for c in channels if c["ChannelName"] in reserved]
+    raise SpecError(
+        f"`inputs` has {len(channels) - len(own)} entries plus mlx's own {len(own)} "
+        f"({', '.join(map(str, own))}): {len(channels)} input channels; SageMaker allows at "
+        f"most {INPUT_CHANNELS}",
+        hint="Put several inputs under one S3 prefix and pass it as one input.",
+    )
+
+
 def check_metrics(definitions: list[dict[str, str]]) -> None:
     most, name_max, regex_max = METRICS
     if len(definitions) > most:
         raise SpecError(f"`metrics` has {len(definitions)} entries; SageMaker allows {most}")
     for i, item in enumerate(definitions):
-        if len(item["Name"]) > name_max or len(item["Regex"]) > regex_max:
+        name = item["Name"]
+        if _LINE_BREAKS & set(name):
+            raise SpecError(f"`metrics[{i}].name`: SageMaker takes metric names of one line")
+        if len(name) > name_max or len(item["Regex"]) > regex_max:
             raise SpecError(
                 f"`metrics[{i}]`: SageMaker allows names of {name_max} and regexes of "
                 f"{regex_max} characters at most"

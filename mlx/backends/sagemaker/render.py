@@ -7,25 +7,22 @@ check is checked here first (``limits.py``).
 
 from __future__ import annotations
 
-import math
-import re
+import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from mlx.backends.common import runtime_config as common_runtime_config
+from mlx.backends.sagemaker import images, limits, storage
 from mlx.backends.sagemaker import layout as paths
-from mlx.backends.sagemaker import limits
 from mlx.backends.sagemaker.layout import Layout
 from mlx.backends.sagemaker.settings import settings_of
 from mlx.cloud.objects import tree_digest
 from mlx.cloud.plan import Plan, Upload
 from mlx.errors import SpecError
-from mlx.runtime.argv import render_args
+from mlx.runtime.argv import format_scalar, render_args
 from mlx.spec import JobSpec, uri_scheme
 from mlx.units import parse_duration
 
-ECR_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/")
-DEFAULT_VOLUME_GB = 30
 DEFAULT_MAX_RUNTIME = 24 * 3600  # SageMaker's own default: one day
 INPUT_MODE = "File"
 
@@ -57,18 +54,23 @@ def training_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> SageMa
     values (or masks) of ``spec.secrets``."""
     limits.check_job_name(job_id)
     where = layout_for(spec, job_id)
-    parts = definition(spec, where, secrets)
+    image = images.training_image(spec, tuning=False)
+    image_config = images.image_config(spec)
+    parts = definition(spec, where, secrets, tuning=False)
     argv = container_arguments(spec)
     metrics = metric_definitions(spec)
+    hyperparameters = plain_hyperparameters(spec)
     request = {
         "TrainingJobName": job_id,
         "AlgorithmSpecification": {
-            "TrainingImage": training_image(spec),
+            "TrainingImage": image,
+            **({"TrainingImageConfig": image_config} if image_config else {}),
             "TrainingInputMode": INPUT_MODE,
             "ContainerEntrypoint": list(paths.ENTRYPOINT),
             "ContainerArguments": argv,
             **({"MetricDefinitions": metrics} if metrics else {}),
         },
+        **({"HyperParameters": hyperparameters} if hyperparameters else {}),
         "InputDataConfig": parts.channels,
         "ResourceConfig": parts.resources,
         "StoppingCondition": parts.stopping,
@@ -80,7 +82,9 @@ def training_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> SageMa
     return Plan(request, runtime, settings_of(spec).region, where, parts.uploads, parts.warnings)
 
 
-def definition(spec: JobSpec, where: Layout, secrets: dict[str, str]) -> Definition:
+def definition(
+    spec: JobSpec, where: Layout, secrets: dict[str, str], *, tuning: bool
+) -> Definition:
     channels, inputs, uploads = input_channels(spec, where)
     resources, gpus, warnings = resource_config(spec)
     common: dict[str, Any] = {
@@ -88,25 +92,13 @@ def definition(spec: JobSpec, where: Layout, secrets: dict[str, str]) -> Definit
         "OutputDataConfig": output_config(spec, where),
         "CheckpointConfig": {"S3Uri": where.checkpoints_uri, "LocalPath": paths.CHECKPOINT_DIR},
         "EnableManagedSpotTraining": spec.resources.spot,
-        "Environment": environment(spec, secrets),
+        "Environment": environment(spec, secrets, tuning=tuning),
     }
     vpc = vpc_config(spec)
     if vpc:
         common["VpcConfig"] = vpc
     stopping = stopping_condition(spec)
-    if not ECR_IMAGE.match(spec.image or ""):
-        warnings += (
-            f"image {spec.image!r} is not in Amazon ECR: SageMaker pulls training images from "
-            "ECR (or a private registry set up for it)",
-        )
     return Definition(channels, inputs, uploads, resources, stopping, common, gpus, warnings)
-
-
-def training_image(spec: JobSpec) -> str:
-    image = spec.image or ""
-    if len(image) > 255:
-        raise SpecError("`image`: SageMaker allows image URIs of at most 255 characters")
-    return image
 
 
 def container_arguments(spec: JobSpec) -> list[str]:
@@ -118,6 +110,21 @@ def container_arguments(spec: JobSpec) -> list[str]:
         origins += [(f"hyperparameters.{key}", arg) for arg in rendered]
     limits.check_strings(origins, "`command` + `args` + `hyperparameters`")
     return [text for _, text in origins]
+
+
+def plain_hyperparameters(spec: JobSpec) -> dict[str, str]:
+    """The hyperparameters as SageMaker shows them and writes them to hyperparameters.json:
+    plain strings, as the generic sagemaker Estimator sends them (the script still gets them
+    from ContainerArguments; the bootstrap does not add them again)."""
+    plain = {key: _plain(value) for key, value in spec.hyperparameters.items()}
+    limits.check_mapping(plain, "hyperparameters", limits.HYPERPARAMETERS, "entries")
+    return plain
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, list):
+        return json.dumps(value)
+    return "" if value is None else format_scalar(value)
 
 
 def metric_definitions(spec: JobSpec) -> list[dict[str, str]]:
@@ -158,6 +165,7 @@ def input_channels(
         # A local file stays a file path, as it is on the local provider.
         suffix = f"/{local.name}" if local.is_file() else ""
         inputs[name] = paths.channel_dir(name) + suffix
+    limits.check_channels(channels, paths.RESERVED_CHANNELS)
     return channels, inputs, uploads
 
 
@@ -186,15 +194,11 @@ def resource_config(spec: JobSpec) -> tuple[dict[str, Any], int, tuple[str, ...]
         memory_gb=resources.memory_gb,
         override=resources.instance_type.get("sagemaker"),
     )
-    disk = resources.disk_gb
-    config: dict[str, Any] = {
-        "InstanceType": choice.instance_type,
-        "InstanceCount": resources.nodes,
-        "VolumeSizeInGB": max(1, math.ceil(disk)) if disk else DEFAULT_VOLUME_GB,
-    }
-    if settings_of(spec).kms_key_id:
-        config["VolumeKmsKeyId"] = settings_of(spec).kms_key_id
-    return config, choice.accelerator_count, choice.warnings
+    volume, notes = storage.volume(
+        choice.instance_type, resources.disk_gb, settings_of(spec).kms_key_id
+    )
+    config = {"InstanceType": choice.instance_type, "InstanceCount": resources.nodes, **volume}
+    return config, choice.accelerator_count, (*choice.warnings, *notes)
 
 
 def stopping_condition(spec: JobSpec) -> dict[str, Any]:
@@ -222,9 +226,16 @@ def output_config(spec: JobSpec, where: Layout) -> dict[str, Any]:
     return config
 
 
-def environment(spec: JobSpec, secrets: dict[str, str]) -> dict[str, str]:
+def environment(spec: JobSpec, secrets: dict[str, str], *, tuning: bool) -> dict[str, str]:
+    """``env`` and ``secrets``: at most 100 variables in a training job, 48 in a tuning
+    job's training definition."""
     env = {**spec.env, **secrets}
-    limits.check_mapping(env, "env", limits.ENVIRONMENT, "variables")
+    if tuning:
+        limits.check_mapping(
+            env, "env", limits.TUNING_ENVIRONMENT, "variables", scope=" in a tuning job"
+        )
+    else:
+        limits.check_mapping(env, "env", limits.ENVIRONMENT, "variables")
     return env
 
 

@@ -24,6 +24,14 @@ class SageMakerSettings(StrictModel):
     subnets: list[str] = Field(default_factory=list, description="VPC subnets for the job")
     security_group_ids: list[str] = Field(default_factory=list, description="with `subnets`")
     kms_key_id: Optional[str] = Field(None, description="KMS key for output and volumes")
+    image_access: Literal["ecr", "vpc"] = Field(
+        "ecr",
+        description="where training jobs pull `image` from: Amazon ECR, or (vpc) a private "
+        "registry reached through the job's VPC (`subnets`)",
+    )
+    image_credentials: Optional[str] = Field(
+        None, description="image_access vpc: ARN of the Lambda that gives the registry login"
+    )
     max_wait: Optional[Union[int, str]] = Field(
         None, description="spot only: how long to wait for capacity plus run (default 2x)"
     )

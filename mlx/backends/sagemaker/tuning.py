@@ -6,7 +6,9 @@ framework images: static hyperparameters ``sagemaker_program`` and
 ``sagemaker_submit_directory`` name a one-file entry script that runs the bootstrap, which
 reads the trial's values back from hyperparameters.json. Static values are JSON-encoded
 (``argv.encode_for_sagemaker``) and categorical values too, so lists, flags and strings
-reach the script exactly as the local provider gives them.
+reach the script exactly as the local provider gives them. The bootstrap renders them in
+the spec's order (``hyperparameter_order`` in the runtime config): hyperparameters.json is a
+JSON object, whose key order SageMaker does not promise.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any
+from typing import Any, Optional
 
+from mlx.backends.sagemaker import images, limits
 from mlx.backends.sagemaker import layout as paths
-from mlx.backends.sagemaker import limits
 from mlx.backends.sagemaker.render import (
     INPUT_MODE,
     SageMakerPlan,
@@ -26,18 +28,30 @@ from mlx.backends.sagemaker.render import (
     metric_definitions,
     runtime_config,
     tags,
-    training_image,
 )
 from mlx.backends.sagemaker.settings import settings_of
 from mlx.backends.sagemaker.staging import TOOLKIT_ENTRY, toolkit_archive
 from mlx.backends.sagemaker.states import training_state
 from mlx.cloud.plan import Plan
+from mlx.errors import SpecError
 from mlx.model import TrialStatus
 from mlx.runtime.argv import decode_from_sagemaker, encode_for_sagemaker, format_scalar
 from mlx.spec import JobSpec, Parameter, Tune
 
 STRATEGIES = {"bayesian": "Bayesian", "random": "Random", "grid": "Grid", "hyperband": "Hyperband"}
 _SCALING = {"linear": "Linear", "log": "Logarithmic"}
+# The training toolkit's own static hyperparameters (sagemaker_training/params.py in
+# aws/sagemaker-training-toolkit): the entry script, the archive holding it, and the region
+# the toolkit downloads that archive from (``sagemaker_region`` becomes SAGEMAKER_REGION,
+# which ``files.s3_download`` reads when AWS_REGION is unset). They count toward the 100.
+TOOLKIT_PROGRAM, TOOLKIT_SOURCE, TOOLKIT_REGION = (
+    "sagemaker_program",
+    "sagemaker_submit_directory",
+    "sagemaker_region",
+)
+# Static hyperparameters SageMaker's Hyperband reads MaxResource from when none is given
+# (HyperbandStrategyConfig.MaxResource in botocore's service model).
+EPOCHS_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
 # SageMaker names trials <tuning-job>-<NNN>-<8 hex digits>; NNN is the trial's number.
 _TRIAL_NAME = re.compile(r"-(\d{3})-[0-9a-f]{8}$")
 
@@ -57,16 +71,17 @@ def tuning_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> SageMake
         tuning_name(job_id), limits.TUNING_NAME_MAX, "HyperParameterTuningJobName"
     )
     where = layout_for(spec, job_id)
-    parts = definition(spec, where, secrets)
-    ranges = parameter_ranges(tune)
-    limits.check_ranges(ranges)
+    image = images.training_image(spec, tuning=True)
+    config = tuning_config(spec, tune)
+    parts = definition(spec, where, secrets, tuning=True)
+    region = settings_of(spec).region
     request = {
         "HyperParameterTuningJobName": name,
-        "HyperParameterTuningJobConfig": tuning_config(tune, ranges),
+        "HyperParameterTuningJobConfig": config,
         "TrainingJobDefinition": {
-            "StaticHyperParameters": static_hyperparameters(spec, where.staging_uri),
+            "StaticHyperParameters": static_hyperparameters(spec, where.staging_uri, region),
             "AlgorithmSpecification": {
-                "TrainingImage": training_image(spec),
+                "TrainingImage": image,
                 "TrainingInputMode": INPUT_MODE,
                 "MetricDefinitions": metric_definitions(spec),
             },
@@ -83,6 +98,8 @@ def tuning_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> SageMake
         hyperparameters_file=paths.HYPERPARAMETERS_FILE,
         hyperparameters_encoded=True,
         float_hyperparameters=[k for k, p in tune.parameters.items() if p.type == "float"],
+        # The local tuner's order: the spec's hyperparameters, then the tuned-only ones.
+        hyperparameter_order=list({**spec.hyperparameters, **tune.parameters}),
         # Trials share the tuning job's CheckpointConfig: each keeps its own subdirectory
         # (SageMaker sets TRAINING_JOB_NAME in the container).
         checkpoint_subdir_env="TRAINING_JOB_NAME",
@@ -93,11 +110,19 @@ def tuning_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> SageMake
             paths.BOOTSTRAP_PATH, paths.RUNTIME_PATH
         )
     }
-    region = settings_of(spec).region
     return Plan(request, runtime, region, where, parts.uploads, parts.warnings, toolkit)
 
 
-def tuning_config(tune: Tune, ranges: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def with_region(request: dict[str, Any], region: str) -> None:
+    """Name the region for the training toolkit once it is known (the session's, when the
+    spec names none); its slot was counted when the request was rendered."""
+    static = request["TrainingJobDefinition"]["StaticHyperParameters"]
+    static.setdefault(TOOLKIT_REGION, json.dumps(region))
+
+
+def tuning_config(spec: JobSpec, tune: Tune) -> dict[str, Any]:
+    ranges = parameter_ranges(tune)
+    limits.check_ranges(ranges)
     limits_: dict[str, Any] = {"MaxParallelTrainingJobs": tune.parallel_trials}
     if tune.algorithm != "grid":  # a grid runs every combination: SageMaker counts them
         limits_["MaxNumberOfTrainingJobs"] = tune.max_trials
@@ -109,14 +134,54 @@ def tuning_config(tune: Tune, ranges: dict[str, list[dict[str, Any]]]) -> dict[s
         },
         "ResourceLimits": limits_,
         "ParameterRanges": ranges,
-        # Hyperband stops trials itself and requires this Off.
+        # Hyperband stops trials itself: "TrainingJobEarlyStoppingType must be OFF to use
+        # Hyperband" (HyperParameterTuningJobConfig in botocore's service model).
         "TrainingJobEarlyStoppingType": (
             "Auto" if tune.early_stopping and tune.algorithm != "hyperband" else "Off"
         ),
     }
+    if tune.algorithm == "hyperband":
+        config["StrategyConfig"] = {"HyperbandStrategyConfig": hyperband(spec, tune)}
     if tune.seed is not None:
         config["RandomSeed"] = tune.seed
     return config
+
+
+def hyperband(spec: JobSpec, tune: Tune) -> dict[str, int]:
+    """MinResource and MaxResource: the most objective values (epochs) a trial reports.
+
+    Without MaxResource SageMaker infers it from a static hyperparameter named like
+    ``epochs``, "else a validation error" (HyperbandStrategyConfig.MaxResource); mlx sends
+    it explicitly, from ``tune.max_resource`` or that hyperparameter, and refuses before
+    any upload when there is neither.
+    """
+    most = tune.max_resource
+    if most is None:
+        most = _static_epochs(spec, tune)
+    if most is None:
+        raise SpecError(
+            "`tune.algorithm: hyperband` on SageMaker needs `tune.max_resource`: the most "
+            "epochs (objective values) a trial reports",
+            hint="e.g. tune: {max_resource: 30}, or a fixed hyperparameter `epochs: 30` that "
+            "is not tuned.",
+        )
+    if most > limits.MAX_RESOURCE:
+        raise SpecError(
+            f"`tune.max_resource` is {most}; SageMaker's Hyperband allows at most "
+            f"{limits.MAX_RESOURCE}"
+        )
+    # MinResource 1: a trial may be stopped after its first value, as Optuna's Hyperband.
+    return {"MinResource": 1, "MaxResource": most}
+
+
+def _static_epochs(spec: JobSpec, tune: Tune) -> Optional[int]:
+    for key in EPOCHS_KEYS:
+        value = spec.hyperparameters.get(key)
+        if key in tune.parameters or isinstance(value, bool) or not isinstance(value, int):
+            continue
+        if value >= 1:
+            return value
+    return None
 
 
 def parameter_ranges(tune: Tune) -> dict[str, list[dict[str, Any]]]:
@@ -148,17 +213,22 @@ def _ints(param: Parameter) -> tuple[int, int]:
     return int(param.min or 0), int(param.max or 0)
 
 
-def static_hyperparameters(spec: JobSpec, staging_uri: str) -> dict[str, str]:
+def static_hyperparameters(
+    spec: JobSpec, staging_uri: str, region: Optional[str]
+) -> dict[str, str]:
     tuned = set(spec.tune.parameters) if spec.tune else set()
     static = {k: v for k, v in spec.hyperparameters.items() if k not in tuned}
     encoded = encode_for_sagemaker(static)
-    limits.check_mapping(encoded, "hyperparameters", limits.HYPERPARAMETERS, "entries")
-    return {
-        **encoded,
-        # The training toolkit's entry point (JSON strings, as the sagemaker SDK sends them).
-        "sagemaker_program": json.dumps(TOOLKIT_ENTRY),
-        "sagemaker_submit_directory": json.dumps(staging_uri + paths.TOOLKIT_ARCHIVE),
+    own = (TOOLKIT_PROGRAM, TOOLKIT_SOURCE, TOOLKIT_REGION)
+    limits.check_mapping(encoded, "hyperparameters", limits.HYPERPARAMETERS, "entries", own)
+    # The training toolkit's entries (JSON strings, as the sagemaker SDK sends them).
+    toolkit = {
+        TOOLKIT_PROGRAM: json.dumps(TOOLKIT_ENTRY),
+        TOOLKIT_SOURCE: json.dumps(staging_uri + paths.TOOLKIT_ARCHIVE),
     }
+    if region:
+        toolkit[TOOLKIT_REGION] = json.dumps(region)
+    return {**encoded, **toolkit}
 
 
 def trial_status(summary: dict[str, Any], index: int) -> TrialStatus:

@@ -9,8 +9,9 @@ platform adapter (``Provider.runtime_adapter``; see ``mlx.runtime.bootstrap``).
 - Multi-node jobs learn their place from ``CLUSTER_SPEC`` (JSON: ``cluster`` maps pool
   names to hosts, ``task`` says which pool and index this replica is).
 - Tuning trials receive the sampled values as ``--<parameter_id>=<value>`` arguments that
-  Vertex appends to the container's args; ``fold_trial_args`` takes them back off and
-  merges them into the hyperparameters, so the one argv rule renders them as on local.
+  Vertex appends to the container's args (after the static hyperparameters mlx rendered
+  there, so the console shows them); ``trial_command`` takes both back off and renders
+  static and trial values together by the one argv rule, as on local.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import posixpath
 from collections.abc import Mapping
 from typing import Any, Optional
 
+from mlx.runtime.argv import render_args
 from mlx.runtime.values import trial_value
 
 GCS_MOUNT = "/gcs/"
@@ -107,6 +109,35 @@ def fold_trial_args(
     return command[:end], {**hyperparameters, **ordered}
 
 
+def static_tail(config: Mapping[str, Any]) -> list[str]:
+    """The static hyperparameters that are not tuned, rendered: the end of a trial's args
+    before Vertex appends the trial's values (``study.trial_args`` put them there)."""
+    space = config.get("search_space") or {}
+    static = {k: v for k, v in (config.get("hyperparameters") or {}).items() if k not in space}
+    return render_args(static, config.get("args_style") or "flags")
+
+
+def trial_command(
+    config: Mapping[str, Any], command: list[str]
+) -> tuple[list[str], dict[str, Any]]:
+    """A trial's command and hyperparameters, the command as local renders it.
+
+    Takes the trial's arguments and then the static tail off the end of ``command`` and
+    appends every hyperparameter rendered in local's order (the static ones in the spec's
+    order, the tuned ones in the search space's). A config without
+    ``hyperparameters_in_argv`` (the static values are not in the args) leaves the
+    rendering to the bootstrap.
+    """
+    space = config.get("search_space") or {}
+    command, hps = fold_trial_args(command, config.get("hyperparameters") or {}, space)
+    if not config.get("hyperparameters_in_argv"):
+        return command, hps
+    tail = static_tail(config)
+    if tail and command[-len(tail) :] == tail:
+        command = command[: -len(tail)]
+    return [*command, *render_args(hps, config.get("args_style") or "flags")], hps
+
+
 def adapt(
     config: Mapping[str, Any], command: list[str], environ: Mapping[str, str]
 ) -> tuple[dict[str, Any], list[str]]:
@@ -114,11 +145,8 @@ def adapt(
     adapted = dict(config)
     adapted.update(platform_dirs(environ))
     adapted.update(cluster_nodes(environ))  # this replica's place, when there are several
-    space = config.get("search_space") or {}
-    if space:
-        command, adapted["hyperparameters"] = fold_trial_args(
-            command, config.get("hyperparameters") or {}, space
-        )
+    if config.get("search_space"):
+        command, adapted["hyperparameters"] = trial_command(config, command)
     adapted["hypertune_file"] = environ.get("CLOUD_ML_HP_METRIC_FILE") or HYPERTUNE_FILE
     adapted["trial_id"] = environ.get("CLOUD_ML_TRIAL_ID") or "0"
     return adapted, command

@@ -2,8 +2,16 @@
 
 Vertex writes each replica's output as entries of resource ``ml_job`` labelled with the
 job's numeric id and the replica (``resource.labels.task_name``: ``workerpool0-0``,
-``workerpool1-0``, ...); tuning trials add ``labels."ml.googleapis.com/trial_id"``. The text
-is ``textPayload`` or ``jsonPayload.message``.
+``workerpool1-0``, ...). The text is ``textPayload`` or ``jsonPayload.message``.
+
+A tuning job's trials log under the tuning job's own id, not under the CustomJob each trial
+also gets (``Trial.custom_job``): ``gcloud ai hp-tuning-jobs stream-logs`` reads a tuning
+job's logs with exactly ``resource.type="ml_job" AND resource.labels.job_id="<the
+HyperparameterTuningJob's id>"`` (google-cloud-sdk, surface/ai/hp_tuning_jobs/stream_logs.py
+-> command_lib/ai/log_util.py ``_LogFilters``); each entry names its trial in the label
+``ml.googleapis.com/trial_id``, which gcloud's log formatter reads
+(command_lib/ml_engine/log_utils.py ``_GetLabelAttributes``). So one trial is that filter
+plus ``labels."ml.googleapis.com/trial_id"="<trial id>"``.
 
 Every request carries both timestamp bounds: without them the client libraries add a
 24-hour one silently, and an unbounded filter scans the whole retention period.

@@ -22,8 +22,6 @@ from mlx.errors import SpecError
 from mlx.runtime.contract import input_env_name
 from mlx.spec import JobSpec, uri_scheme
 
-DEFAULT_DISK_GB = 100  # Vertex's own default boot disk
-DISK_TYPE = "pd-ssd"
 JOB_LABEL = "mlx-job-id"
 # The image's own Python runs the bootstrap from the /gcs/ mount; `python3` first, as
 # slim images may have no `python`. Vertex appends containerSpec.args to the command.
@@ -50,7 +48,11 @@ def training_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> Vertex
     layout = Layout(target.bucket, job_id)
     parts = container_parts(spec, layout, secrets)
     runtime = runtime_config(spec, job_id, layout, parts)
-    runtime.update(hyperparameters_in_argv=True, metrics_file=mounted(layout.metrics_uri))
+    runtime.update(
+        hyperparameters_in_argv=True,  # in containerSpec.args, where the console shows them
+        metrics_file=mounted(layout.metrics_uri),
+        metrics_file_on_mount=True,  # /gcs/ uploads a file when it is closed
+    )
     custom_job = {
         "displayName": job_id,
         "labels": {JOB_LABEL: job_id},
@@ -70,16 +72,15 @@ def job_spec(
     spec: JobSpec, target: Target, layout: Layout, parts: Container, args: list[str]
 ) -> dict[str, Any]:
     """A ``CustomJobSpec``: pool 0 with one replica, pool 1 with the other nodes."""
-    pool = {
-        "machineSpec": parts.machine,
-        "replicaCount": "1",
-        "diskSpec": disk_spec(spec),
-        "containerSpec": {
-            "imageUri": spec.image,
-            "command": bootstrap_command(layout),
-            "args": args,
-            **({"env": parts.env} if parts.env else {}),
-        },
+    pool: dict[str, Any] = {"machineSpec": parts.machine, "replicaCount": "1"}
+    disk = disk_spec(spec)
+    if disk:
+        pool["diskSpec"] = disk
+    pool["containerSpec"] = {
+        "imageUri": spec.image,
+        "command": bootstrap_command(layout),
+        "args": args,
+        **({"env": parts.env} if parts.env else {}),
     }
     pools = [pool]
     if spec.resources.nodes > 1:
@@ -138,11 +139,18 @@ def machine_spec(spec: JobSpec) -> tuple[dict[str, Any], int, tuple[str, ...]]:
 
 
 def disk_spec(spec: JobSpec) -> dict[str, Any]:
+    """``diskSpec`` with the size ``resources.disk`` asks for; {} without it.
+
+    Never a ``bootDiskType``: Vertex gives each machine family its own default, "pd-ssd"
+    for most and "hyperdisk-balanced" for A3 Ultra (``a3-ultragpu-*``, the catalog's H200)
+    (DiskSpec, https://cloud.google.com/vertex-ai/docs/reference/rest/v1/DiskSpec and
+    aiplatform_v1/types/machine_resources.py), and Compute Engine attaches no Persistent
+    Disk to A3 Ultra or A4 VMs, nor Hyperdisk to N1 or E2 ones
+    (https://cloud.google.com/compute/docs/disks/hyperdisks#machine-type-support). Left
+    out, the type is right for whichever family the catalog or ``instance_type`` picks.
+    """
     size = spec.resources.disk_gb
-    return {
-        "bootDiskType": DISK_TYPE,
-        "bootDiskSizeGb": DEFAULT_DISK_GB if size is None else max(1, math.ceil(size)),
-    }
+    return {} if size is None else {"bootDiskSizeGb": max(1, math.ceil(size))}
 
 
 def scheduling_spec(spec: JobSpec) -> dict[str, Any]:

@@ -3,10 +3,12 @@
 The spec's search space (validated for every provider by ``mlx.spec.Tune``) maps onto
 ``studySpec``: float -> ``doubleValueSpec``, int -> ``integerValueSpec``, choice ->
 ``categoricalValueSpec`` (values as text), discrete -> ``discreteValueSpec``, with
-``UNIT_LOG_SCALE``/``UNIT_LINEAR_SCALE``. Vertex passes each trial's values to the
-container as ``--<parameter_id>=<value>`` arguments; the bootstrap folds them back into
-the hyperparameters (``in_job.fold_trial_args``), and turns the objective it
-parses from stdout into the hypertune metrics file Vertex reads.
+``UNIT_LOG_SCALE``/``UNIT_LINEAR_SCALE``. The trials' ``args`` hold the command, the
+literal args and the static hyperparameters rendered (those not tuned), so the console
+shows what every trial receives. Vertex appends each trial's values as
+``--<parameter_id>=<value>``; the bootstrap folds them back into the hyperparameters
+(``in_job.trial_command``), and turns the objective it parses from stdout into the
+hypertune metrics file Vertex reads.
 """
 
 from __future__ import annotations
@@ -48,7 +50,12 @@ def tuning_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> VertexPl
     layout = Layout(target.bucket, job_id)
     parts = container_parts(spec, layout, secrets)
     runtime = runtime_config(spec, job_id, layout, parts)
-    runtime.update(report="vertex", objective=tune.objective.metric, search_space=space(tune))
+    runtime.update(
+        report="vertex",
+        objective=tune.objective.metric,
+        search_space=space(tune),
+        hyperparameters_in_argv=True,  # the static ones are in the trial's args already
+    )
     warnings = parts.warnings
     if tune.algorithm == "hyperband":
         warnings += ("Vertex AI has no Hyperband: it runs Bayesian search with early stopping",)
@@ -58,7 +65,6 @@ def tuning_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> VertexPl
         "studySpec": study_spec(tune),
         "maxTrialCount": min(tune.max_trials, grid_size(tune) or tune.max_trials),
         "parallelTrialCount": tune.parallel_trials,
-        # The bootstrap renders static and trial hyperparameters together: not in args.
         "trialJobSpec": job_spec(spec, target, layout, parts, args=trial_args(spec)),
     }
     request = {"parent": target.parent, "hyperparameterTuningJob": tuning_job}
@@ -67,7 +73,11 @@ def tuning_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> VertexPl
 
 
 def trial_args(spec: JobSpec) -> list[str]:
-    return [*spec.command_argv(), *spec.args]
+    """Command, literal args and the static hyperparameters that are not tuned, rendered
+    (``in_job.static_tail`` finds the same arguments again inside the job)."""
+    tune = spec.tune
+    tuned = set(tune.parameters) if tune else set()
+    return spec.argv({k: v for k, v in spec.hyperparameters.items() if k not in tuned})
 
 
 def study_spec(tune: Tune) -> dict[str, Any]:

@@ -75,6 +75,37 @@ def test_a_cluster_that_falls_short_is_a_warning(mlx: Any, tmp_path: Path, azure
     ) in " ".join(result.stderr.split())
 
 
+def test_the_job_shows_the_argv_the_script_receives(mlx: Any, tmp_path: Path, azure: Azure) -> None:
+    hps = {"lr": 0.1, "layers": [64, 32], "amp": True, "note": "a b"}
+    job = detach(mlx, azure_spec(tmp_path, hyperparameters=hps))
+    sent = azure.submitted(job)
+    # What Studio shows (and "edit and resubmit" sends again): the whole argv, the plain
+    # scalar as a literal input Studio lists beside the job.
+    assert sent["command"].endswith(
+        "-- python train.py --lr '${{inputs.lr}}' --layers 64 --layers 32 --amp --note 'a b'"
+    )
+    assert sent["inputs"] == {"lr": {"jobInputType": "literal", "value": "0.1"}}
+    config = json.loads(sent["environmentVariables"]["MLX_RUNTIME_CONFIG"])
+    assert config["hyperparameters_in_argv"] is True  # the bootstrap adds none again
+
+
+def test_sweep_trials_show_the_static_values_too(mlx: Any, tmp_path: Path, azure: Azure) -> None:
+    tune = {
+        "objective": {"metric": "loss", "goal": "minimize"},
+        "parameters": {"opt": {"type": "choice", "values": ["sgd", "adam"]}},
+    }
+    spec = azure_spec(
+        tmp_path, hyperparameters={"epochs": 3}, metrics=[{"name": "loss"}], tune=tune
+    )
+    result = mlx("tune", spec, "--detach", "--json")
+    assert result.exit_code == 0, result.stderr
+    sent = azure.submitted(json.loads(result.stdout)["id"])
+    assert sent["trial"]["command"].endswith(
+        "-- python train.py --epochs '${{inputs.epochs}}' --opt '${{search_space.opt}}'"
+    )
+    assert sent["inputs"] == {"epochs": {"jobInputType": "literal", "value": "3"}}
+
+
 def test_a_create_whose_answer_is_lost_makes_one_job(
     mlx: Any, tmp_path: Path, azure: Azure
 ) -> None:
@@ -139,6 +170,36 @@ def test_missing_credentials_say_az_login(
     assert azure.server.jobs == {}
 
 
+def test_an_sdk_validation_error_is_one_plain_line() -> None:
+    """azure-ai-ml formats its own refusals in colour over many lines: mlx shows the detail."""
+    from azure.ai.ml._exception_helper import log_and_raise_error
+    from azure.ai.ml.exceptions import (
+        ErrorCategory,
+        ErrorTarget,
+        ValidationErrorType,
+        ValidationException,
+    )
+
+    from mlx.backends.azure.clients import azure_errors
+    from mlx.errors import BackendError
+
+    refused = ValidationException(
+        message="Supported input path value are ARM id, AzureML id, remote uri or local path."
+        "\nMet <class 'ServiceRequestError'>:\nFailed to resolve 'acct.blob.core.windows.net'",
+        no_personal_data_message="input path",
+        target=ErrorTarget.JOB,
+        error_category=ErrorCategory.USER_ERROR,
+        error_type=ValidationErrorType.INVALID_VALUE,
+    )
+    with pytest.raises(BackendError) as raised, azure_errors("creating job az-1"):
+        log_and_raise_error(refused)
+    assert raised.value.message == (
+        "Azure ML creating job az-1 failed: Supported input path value are ARM id, AzureML id, "
+        "remote uri or local path. Met <class 'ServiceRequestError'>: Failed to resolve "
+        "'acct.blob.core.windows.net'"
+    )
+
+
 def test_an_unreachable_workspace_is_one_clean_error(
     mlx: Any, tmp_path: Path, azure: Azure, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -168,6 +229,106 @@ def test_jobs_status_filter_from_one_tagged_listing(mlx: Any, tmp_path: Path, az
         done: "succeeded",
         waiting: "pending",
     }
+
+
+# --- states --------------------------------------------------------------------------------
+
+
+def _polled(azure: Azure, since: int, more: int = 2) -> None:
+    """Until mlx asked for the job's state ``more`` times after request ``since``."""
+    deadline = time.monotonic() + 20
+    while len(azure.server.requests("GET jobs")) < since + more:
+        assert time.monotonic() < deadline, "mlx stopped asking for the job's state"
+        time.sleep(0.01)
+
+
+def test_a_job_not_responding_is_waited_for(mlx: Any, tmp_path: Path, azure: Azure) -> None:
+    def play() -> None:
+        name = azure.wait_for_job()
+        azure.server.set_status(name, "Running")
+        azure.log(name, ["epoch 1"], process=None)
+        azure.server.set_status(name, "NotResponding")  # no heartbeat for a while
+        _polled(azure, len(azure.server.requests("GET jobs")))
+        azure.server.set_status(name, "Running")  # "can go from NotResponding to any ..."
+        azure.log(name, ["epoch 2"], process=None)
+        azure.server.set_status(name, "Completed")
+
+    in_background(play)
+    result = mlx("train", azure_spec(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == ["epoch 1", "epoch 2"]
+    assert re.search(r"Job az-\w+ succeeded", result.stderr)
+
+
+def test_status_of_a_job_not_responding(mlx: Any, tmp_path: Path, azure: Azure) -> None:
+    job = detach(mlx, azure_spec(tmp_path))
+    azure.server.set_status(job, "Running")
+    azure.server.set_status(job, "NotResponding")
+    status = json.loads(mlx("status", job, "--json").stdout)
+    assert (status["state"], status["ended_at"]) == ("running", None)
+    assert status["message"].startswith("NotResponding: Azure ML has had no heartbeat")
+    azure.server.set_status(job, "Running")
+    status = json.loads(mlx("status", job, "--json").stdout)
+    assert (status["state"], status["message"]) == ("running", "Running")  # nothing stale
+
+
+def test_a_trial_not_responding_is_still_running(mlx: Any, tmp_path: Path, azure: Azure) -> None:
+    tune = {
+        "objective": {"metric": "loss", "goal": "minimize"},
+        "max_trials": 2,
+        "parameters": {"opt": {"type": "choice", "values": ["sgd", "adam"]}},
+    }
+    result = mlx(
+        "tune", azure_spec(tmp_path, metrics=[{"name": "loss"}], tune=tune), "--detach", "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    job = json.loads(result.stdout)["id"]
+    azure.server.set_status(job, "Running")
+    azure.server.add_child_runs(job, [{"status": "NotResponding"}, {"status": "Running"}])
+    trials = json.loads(mlx("status", job, "--json").stdout)["trials"]
+    assert [t["state"] for t in trials] == ["running", "running"]
+
+
+# --- the cluster decides spot and disk ------------------------------------------------------
+
+
+def warnings_of(result: Any) -> str:
+    return " ".join(result.stderr.split())  # Rich wraps at 80 columns
+
+
+def test_spot_on_a_dedicated_cluster_warns_with_the_dedicated_price(
+    mlx: Any, tmp_path: Path, azure: Azure
+) -> None:
+    result = mlx(
+        "train", azure_spec(tmp_path, resources={"spot": True, "disk": "200GB"}), "--detach"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "Warning: resources.spot: compute gpu-cluster is not a low-priority cluster, and Azure "
+        "ML sets low priority per cluster, not per job: this job runs, and is billed, at the "
+        "dedicated price (Standard_NC6s_v3: $3.06/h per node, eastus reference prices of "
+        "2026-11-23); name a low-priority cluster in `azure.compute` to run on spare capacity"
+    ) in warnings_of(result)
+    assert (
+        "Warning: resources.disk (200 GB) is not applied: an Azure ML job gets the disks of "
+        "its cluster's VM size (Standard_NC6s_v3); a job cannot size them"
+    ) in warnings_of(result)
+    assert len(azure.server.requests("GET computes")) == 1  # the one read it made before
+
+
+def test_a_low_priority_cluster_is_what_spot_asks_for(
+    mlx: Any, tmp_path: Path, azure: Azure
+) -> None:
+    azure.server.add_compute("spot-cluster", "Standard_NC6s_v3", priority="LowPriority")
+    settings = {"azure": {"compute": "spot-cluster"}}
+    spot = mlx("train", azure_spec(tmp_path, resources={"spot": True}, **settings), "--detach")
+    assert spot.exit_code == 0, spot.stderr
+    assert "Warning" not in spot.stderr
+    plain = mlx("train", azure_spec(tmp_path, **settings), "--detach")
+    assert (
+        "Warning: compute spot-cluster is a low-priority cluster: Azure may preempt this job, "
+        "though resources.spot is not set"
+    ) in warnings_of(plain)
 
 
 # --- logs --------------------------------------------------------------------------------

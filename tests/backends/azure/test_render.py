@@ -82,7 +82,10 @@ def test_command_job_of_a_two_node_a100_spec(mlx: Any, tmp_path: Path) -> None:
         "--input vocab='${{inputs.vocab}}' "
         "--output model='${{outputs.model}}' --output checkpoints='${{outputs.checkpoints}}' "
         "--output output='${{outputs.output}}' "
-        "-- python train.py --note 'x; echo injected'"
+        # What the script receives, as Studio shows it: a plain scalar is a literal input,
+        # other values are quoted words.
+        "-- python train.py --note 'x; echo injected' --lr '${{inputs.lr}}' "
+        "--layers 64 --layers 32 --amp --name 'a; rm -rf /'"
     )
     assert doc["environment"] == {"image": IMAGE}
     assert doc["compute"] == "azureml:gpu-cluster"
@@ -104,6 +107,7 @@ def test_command_job_of_a_two_node_a100_spec(mlx: Any, tmp_path: Path) -> None:
             "path": "https://example.com/files/vocab.txt",
             "mode": "download",
         },
+        "lr": "0.01",  # the text the script receives
     }
     prefix = f"azureml://datastores/workspaceblobstore/paths/mlx/{job}"
     assert doc["outputs"] == {
@@ -114,6 +118,7 @@ def test_command_job_of_a_two_node_a100_spec(mlx: Any, tmp_path: Path) -> None:
     assert (env["LOG_LEVEL"], env["WANDB_API_KEY"]) == ("info", "********")
     config = runtime(env)
     assert config["hyperparameters"] == BIG_JOB["hyperparameters"]
+    assert config["hyperparameters_in_argv"] is True  # the bootstrap adds none of them again
     assert (config["provider"], config["job_id"], config["report"]) == ("azure", job, "azure")
     assert (config["num_nodes"], config["num_gpus"]) == (2, 2)
     assert doc["limits"] == {"timeout": 4 * 3600}
@@ -157,8 +162,15 @@ def test_sweep_job_of_the_same_spec(mlx: Any, tmp_path: Path) -> None:
         "--hp learning-rate='${{search_space.learning_rate}}' --hp depth='${{search_space.depth}}' "
         "--hp width='${{search_space.width}}' --hp hidden='${{search_space.hidden}}' "
         "--hp batch-size='${{search_space.batch_size}}' "
-        "--hp optimizer='${{search_space.optimizer}}' -- python train.py --note 'x; echo injected'"
+        "--hp optimizer='${{search_space.optimizer}}' "
+        # The static values, then the searched ones where the local tuner puts them.
+        "-- python train.py --note 'x; echo injected' --lr '${{inputs.lr}}' "
+        "--layers 64 --layers 32 --amp --name 'a; rm -rf /' "
+        "--learning-rate '${{search_space.learning_rate}}' --depth '${{search_space.depth}}' "
+        "--width '${{search_space.width}}' --hidden '${{search_space.hidden}}' "
+        "--batch-size '${{search_space.batch_size}}' --optimizer '${{search_space.optimizer}}'"
     )
+    assert doc["inputs"]["lr"] == "0.01"
     assert trial["distribution"] == {"type": "pytorch", "process_count_per_instance": 2}
     assert trial["resources"] == {"instance_count": 2}
     # Each trial writes under its own name, which Azure substitutes for ${{name}}.
@@ -167,6 +179,8 @@ def test_sweep_job_of_the_same_spec(mlx: Any, tmp_path: Path) -> None:
     )
     config = runtime(trial["environment_variables"])
     assert config["objective"] == "val_loss"
+    assert config["hyperparameters_at"] == 4  # python train.py --note 'x; echo injected'
+    assert config["hyperparameters_in_argv"] is True
     assert config["search_space"]["optimizer"] == {
         "key": "optimizer",
         "type": "choice",
@@ -259,6 +273,12 @@ SECRETS = {"WANDB_API_KEY": "s3cret"}  # what submit resolves from $MLX_TEST_WAN
 EVIL = {"lr": 0.01, "layers": [64, 32], "amp": True, "name": "a; rm -rf /", "q": "$(touch pwned)'"}
 
 
+def literal_values(doc: dict[str, Any]) -> dict[str, str]:
+    """What Azure substitutes for the document's literal inputs: their text."""
+    found = (doc.get("inputs") or {}).items()
+    return {f"inputs.{key}": value for key, value in found if isinstance(value, str)}
+
+
 def run_as_azure(command: str, code: Path, env: dict[str, str], values: dict[str, str]) -> Any:
     """``command`` as Azure runs it: ``${{...}}`` replaced as text, then ``sh -c`` in the
     code snapshot."""
@@ -298,7 +318,8 @@ def test_rendered_command_gives_the_script_the_local_argv(tmp_path: Path) -> Non
     backend = AzureBackend()
     with staging.snapshot(spec, tmp_path / "cache") as code:
         doc = backend._document(spec, "az-abc123", command_job, SECRETS, code=code)
-        seen = run_as_azure(doc["command"], code, doc["environment_variables"], places(tmp_path))
+        values = {**places(tmp_path), **literal_values(doc)}
+        seen = run_as_azure(doc["command"], code, doc["environment_variables"], values)
         assert not (code / "pwned").exists()  # the shell ran in the snapshot: nothing ran
     assert seen["argv"] == spec.argv()[2:]  # after `python train.py`, exactly as on local
     assert seen["argv"][-4:] == ["--name", "a; rm -rf /", "--q", "$(touch pwned)'"]
@@ -331,6 +352,7 @@ def test_a_trial_command_folds_the_sweep_values_as_local_does(tmp_path: Path) ->
     with staging.snapshot(spec, tmp_path / "cache") as code:
         doc = AzureBackend()._document(spec, "az-abc123", sweep_job, SECRETS, code=code)
         trial = doc["trial"]
+        values.update(literal_values(doc))
         seen = run_as_azure(trial["command"], code, trial["environment_variables"], values)
     params = {
         "learning-rate": 0.00031622776601683794,
@@ -342,6 +364,74 @@ def test_a_trial_command_folds_the_sweep_values_as_local_does(tmp_path: Path) ->
     }
     # The local tuner merges a trial's values over the static ones in the same way.
     assert seen["argv"] == spec.argv({**spec.hyperparameters, **params})[2:]
+
+
+def test_an_edited_literal_input_reaches_the_script(tmp_path: Path) -> None:
+    """Studio's "edit and resubmit" sends the same command with the inputs edited."""
+    from mlx.backends.azure import staging
+    from mlx.backends.azure.backend import AzureBackend
+    from mlx.backends.azure.render import command_job
+    from mlx.spec import load_spec
+
+    hps = {"lr": 0.01, "train": "sgd", "q": "$(touch pwned)'"}
+    spec = load_spec(azure_spec(tmp_path, **{**BIG_JOB, "hyperparameters": hps}))
+    write(tmp_path / "project" / "code" / "train.py", ECHO)
+    with staging.snapshot(spec, tmp_path / "cache") as code:
+        doc = AzureBackend()._document(spec, "az-abc123", command_job, SECRETS, code=code)
+        # `train` is also a data input's key: the hyperparameter's input is another.
+        assert {k: v for k, v in doc["inputs"].items() if isinstance(v, str)} == {
+            "lr": "0.01",
+            "train_2": "sgd",
+        }
+        edited = {**places(tmp_path), "inputs.lr": "0.5", "inputs.train_2": "adam"}
+        seen = run_as_azure(doc["command"], code, doc["environment_variables"], edited)
+        assert not (code / "pwned").exists()
+    assert seen["argv"] == [
+        *("--note", "x; echo injected", "--lr", "0.5", "--train", "adam"),
+        *("--q", "$(touch pwned)'"),
+    ]
+
+
+def test_hydra_style_is_shown_the_same_way(mlx: Any, tmp_path: Path) -> None:
+    hps = {"lr": 0.01, "layers": [64, 32], "name": "a b"}
+    doc = translate(mlx, azure_spec(tmp_path, hyperparameters=hps, args_style="hydra"))
+    assert doc["command"].endswith(
+        "-- python train.py 'lr=${{inputs.lr}}' 'layers=[64,32]' 'name='\"'\"'a b'\"'\"''"
+    )
+    assert doc["inputs"] == {"lr": "0.01"}
+
+
+def test_translate_says_what_the_cluster_decides(mlx: Any, tmp_path: Path) -> None:
+    spec = azure_spec(tmp_path, resources={"spot": True, "disk": "100GB"})
+    result = mlx("translate", spec)
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert (
+        "Warning: resources.spot: Azure ML sets low priority per compute cluster, not per job: "
+        "the job runs at gpu-cluster's priority, and the spot price shown holds only if "
+        "gpu-cluster is a low-priority cluster (`mlx train` reads the cluster and says)"
+    ) in said
+    assert "spot" in said.split("Instance: ", 1)[1]  # the price line it qualifies
+    assert (
+        "Warning: resources.disk (100 GB) is not applied: an Azure ML job gets the disks of "
+        "its cluster's VM size; a job cannot size them"
+    ) in said
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "most"), [("max_trials", 1001, 1000), ("parallel_trials", 101, 100)]
+)
+def test_sweep_limits_azure_refuses_are_refused_first(
+    mlx: Any, tmp_path: Path, field: str, value: int, most: int
+) -> None:
+    tune = {**TUNE, "max_trials": 500, field: value}
+    result = mlx(
+        "translate", azure_spec(tmp_path, metrics=[{"name": "val_loss"}], tune=tune), "--tune"
+    )
+    assert result.exit_code == 1
+    assert f"Error: `tune.{field}`: an Azure ML sweep allows at most {most} (got {value})" in (
+        " ".join(result.stderr.split())
+    )
 
 
 # --- errors before any call --------------------------------------------------------------

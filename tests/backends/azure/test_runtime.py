@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from mlx.backends.azure.in_job import adapt, apply_placed, sweep_value
+from mlx.backends.azure.in_job import adapt, apply_placed, sweep_value, trial_command
 from mlx.bootstrap_package import bootstrap_path
 from mlx.runtime import bootstrap
 from tests.conftest import write
@@ -63,6 +63,20 @@ def test_placed_options_fold_into_the_config_in_search_space_order() -> None:
     assert folded["model_dir"] == "/mnt/out/model"
     assert folded["hyperparameters"] == {"depth": 2, "amp": True, "opt": "sgd"}
     assert list(folded["hyperparameters"]) == ["depth", "amp", "opt"]
+
+
+def test_a_trial_renders_its_hyperparameters_again_with_the_decoded_values() -> None:
+    config = {"hyperparameters": {"depth": 9, "amp": True}, "search_space": SPACE}
+    config["hyperparameters_at"] = 2
+    folded = apply_placed(config, [("hp", "odd", "0"), ("hp", "depth", "2.0")])
+    # As Azure substituted its encodings into the words the trial command shows:
+    command = ["python", "t.py", "--depth", "2.0", "--amp", "--odd", "0"]
+    assert trial_command(folded, command) == [
+        *("python", "t.py", "--depth", "2", "--amp", "--odd", "a b"),
+    ]
+    # A command job's words are the job's own (Studio may have edited them).
+    assert trial_command({**config, "search_space": {}}, command) == command
+    assert trial_command({"hyperparameters": {"depth": 9}}, command) == command
 
 
 @pytest.mark.parametrize(

@@ -75,11 +75,22 @@ def test_training_job_entrypoint_gives_the_local_argv(
     started(mlx("train", path, "--detach").stderr)
     request = wait_for_request(sm, "CreateTrainingJob")
     ml = opt_ml(sm, request["InputDataConfig"], tmp_path / "opt")
+    # The console and hyperparameters.json show them as plain strings, as the generic
+    # sagemaker Estimator sends them; SageMaker writes that file in every training job.
+    assert request["HyperParameters"] == {
+        "lr": "0.01",
+        "layers": "[64, 32]",
+        "use-amp": "true",
+        "name": "a b",
+    }
+    write(Path(ml) / "input/config/hyperparameters.json", json.dumps(request["HyperParameters"]))
     algorithm = request["AlgorithmSpecification"]
     entrypoint = [part.replace("/opt/ml", ml) for part in algorithm["ContainerEntrypoint"]]
     seen = run([*entrypoint, *algorithm["ContainerArguments"]])
     local = load_spec(path, provider="local").argv()
-    assert seen["argv"] == local[2:]  # after `python train.py`, exactly the local argv
+    # After `python train.py`, exactly the local argv: from ContainerArguments, not again
+    # from hyperparameters.json.
+    assert seen["argv"] == local[2:]
     assert seen["argv"][-2:] == ["--name", "a b"]
     assert (seen["rank"], seen["nodes"]) == ("0", "1")
     assert seen["cwd"] == f"{ml}/input/data/code"
@@ -106,9 +117,11 @@ def test_tuning_trial_on_node_2_of_2_gives_the_local_argv(
     # As SageMaker writes them: static values as sent, the tuner's as plain text ("1" for
     # the float 1.0) or the categorical value chosen, plus its own bookkeeping entries.
     chosen = {"lr": "1", "optimizer": '"true"', "_tuning_objective_metric": "loss"}
+    # A JSON object: SageMaker promises no key order (here: reversed).
+    written = {**definition["StaticHyperParameters"], **chosen}
     write(
         Path(ml) / "input/config/hyperparameters.json",
-        json.dumps({**definition["StaticHyperParameters"], **chosen}),
+        json.dumps(dict(reversed(list(written.items())))),
     )
     write(
         Path(ml) / "input/config/resourceconfig.json",
@@ -128,8 +141,9 @@ def test_tuning_trial_on_node_2_of_2_gives_the_local_argv(
     local = load_spec(path, provider="local").argv(
         {**HYPERPARAMETERS, "lr": 1.0, "optimizer": "true"}
     )
-    assert sorted(seen["argv"]) == sorted(local[2:])
-    assert "--lr" in seen["argv"] and seen["argv"][seen["argv"].index("--lr") + 1] == "1.0"
+    # The spec's order, as on every provider; the tuner's float stays a float.
+    assert seen["argv"] == local[2:]
+    assert seen["argv"][:2] == ["--lr", "1.0"]
     assert (seen["rank"], seen["nodes"]) == ("1", "2")
     assert json.loads(seen["hosts"]) == ["algo-1", "algo-2"]
     assert seen["checkpoints"] == f"{ml}/checkpoints/trial-001-abcdef12"

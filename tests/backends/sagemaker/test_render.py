@@ -108,6 +108,8 @@ def test_training_request_has_every_field_and_passes_botocore(
                 }
             ],
         },
+        # As the console shows them and hyperparameters.json holds them: plain strings.
+        "HyperParameters": {"lr": "0.01", "layers": "[64, 32]", "use-amp": "true"},
         "ResourceConfig": {"InstanceType": instance, "InstanceCount": 2, "VolumeSizeInGB": 100},
         "StoppingCondition": {"MaxRuntimeInSeconds": 14400, "MaxWaitTimeInSeconds": 28800},
         "RoleArn": ROLE,
@@ -167,6 +169,7 @@ def test_tuning_request_ranges_strategy_and_encoded_statics(mlx: Any, tmp_path: 
         "use-amp": "true",
         "sagemaker_program": '"mlx_entry.py"',
         "sagemaker_submit_directory": f'"s3://{BUCKET}/mlx/{job}/_mlx/sourcedir.tar.gz"',
+        "sagemaker_region": '"us-east-1"',
     }
     assert "ContainerEntrypoint" not in definition["AlgorithmSpecification"]
     assert definition["ResourceConfig"]["InstanceCount"] == 2
@@ -189,6 +192,7 @@ def test_each_algorithm_is_a_valid_strategy(
             "algorithm": algorithm,
             "early_stopping": True,
             "parameters": parameters,
+            **({"max_resource": 30} if algorithm == "hyperband" else {}),
         },
     )
     request = translate(mlx, spec, "--tune")
@@ -196,6 +200,12 @@ def test_each_algorithm_is_a_valid_strategy(
     config = request["HyperParameterTuningJobConfig"]
     assert (config["Strategy"], config["TrainingJobEarlyStoppingType"]) == (strategy, early)
     assert config["HyperParameterTuningJobObjective"]["Type"] == "Maximize"
+    if algorithm == "hyperband":  # MaxResource, which SageMaker cannot infer without `epochs`
+        assert config["StrategyConfig"] == {
+            "HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 30}
+        }
+    else:
+        assert "StrategyConfig" not in config
     if algorithm == "grid":  # SageMaker's grid takes categorical ranges only, and counts them
         assert config["ParameterRanges"] == {
             "CategoricalParameterRanges": [{"Name": "depth", "Values": ["1", "2", "3"]}]
@@ -244,6 +254,10 @@ def test_long_job_ids_give_a_valid_tuning_name() -> None:
             "`hyperparameters.note`: the argument 'xxxx",
         ),
         ({"env": {"BIG": "y" * 600}}, "`env.BIG` is 600 characters once encoded"),
+        (
+            {"hyperparameters": {"note": "a\nb"}},
+            "`hyperparameters.note`: SageMaker takes arguments of one line",
+        ),
         (
             {"resources": {"spot": True, "max_runtime": "2h"}, "sagemaker": {"max_wait": "1h"}},
             "`sagemaker.max_wait` must be at least `resources.max_runtime`",

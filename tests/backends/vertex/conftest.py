@@ -40,7 +40,9 @@ class Gcp:
         self.storage().bucket(BUCKET).blob(key).upload_from_string(body)
 
     def objects(self, prefix: str = "") -> list[str]:
-        return [b.name for b in self.storage().list_blobs(BUCKET, prefix=prefix)]
+        """Object names in lexicographic order, as Cloud Storage lists them (older
+        gcp-storage-emulator releases list in insertion order)."""
+        return sorted(b.name for b in self.storage().list_blobs(BUCKET, prefix=prefix))
 
     def wait_for_job(self, rpc: str = "CreateCustomJob", index: int = 0) -> tuple[str, Any]:
         """(numeric id, job) of the ``index``-th job created through ``rpc``."""

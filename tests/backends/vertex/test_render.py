@@ -88,7 +88,7 @@ def test_a100x8_spot_three_nodes_and_a_log_scale_range(mlx: Any, tmp_path: Path)
     }
     assert (first["replicaCount"], rest["replicaCount"]) == ("1", "2")
     assert rest["machineSpec"] == first["machineSpec"]
-    assert first["diskSpec"] == {"bootDiskType": "pd-ssd", "bootDiskSizeGb": 100}
+    assert "diskSpec" not in first  # no resources.disk: the machine family's own boot disk
     assert spec_["scheduling"] == {"timeout": "14400s", "strategy": "SPOT"}
     assert spec_["baseOutputDirectory"] == {"outputUriPrefix": f"gs://{BUCKET}/mlx/{job_id}/"}
     container = first["containerSpec"]
@@ -137,9 +137,12 @@ def test_a100x8_spot_three_nodes_and_a_log_scale_range(mlx: Any, tmp_path: Path)
         },
         {"parameterId": "optimizer", "categoricalValueSpec": {"values": ["sgd", "adam"]}},
     ]
-    # Trials get the command and literal args; the bootstrap renders the rest.
+    # Trials show the static values (none of them is tuned here); Vertex appends the rest.
     pools = tuning["trialJobSpec"]["workerPoolSpecs"]
-    assert pools[0]["containerSpec"]["args"] == ["python", "train.py"]
+    assert pools[0]["containerSpec"]["args"] == container["args"]
+    assert translate(mlx, spec, "--tune")["request"]["staging"]["runtime.json"][
+        "hyperparameters_in_argv"
+    ]
 
 
 def test_t4_machine_and_inputs_under_the_mount(mlx: Any, tmp_path: Path) -> None:

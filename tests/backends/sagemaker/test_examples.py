@@ -1,0 +1,72 @@
+"""The specs mlx ships (``configs/``) and the README's spec example translate for SageMaker
+into requests that botocore and SageMaker's rules (``tests/emulators/aws_rules.py``) accept."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.backends.sagemaker.conftest import BUCKET, ROLE
+from tests.backends.sagemaker.test_render import validate
+from tests.conftest import REPO, write
+from tests.emulators import aws_rules
+
+ACTIONS = {False: "CreateTrainingJob", True: "CreateHyperParameterTuningJob"}
+
+
+@pytest.fixture(autouse=True)
+def sagemaker_settings() -> None:
+    """The account settings a user keeps in ~/.config/mlx/config.yaml."""
+    settings = {"role": ROLE, "bucket": BUCKET, "region": "us-east-1"}
+    write(Path(os.environ["MLX_CONFIG"]), yaml.safe_dump({"sagemaker": settings}))
+
+
+def accepted(mlx: Any, spec: Path, tune: bool) -> dict[str, Any]:
+    args = ["translate", spec, "--provider", "sagemaker", "--json", *(["--tune"] if tune else [])]
+    result = mlx(*args)
+    assert result.exit_code == 0, result.stderr
+    request = json.loads(result.stdout)["request"]
+    validate(ACTIONS[tune], request)
+    assert aws_rules.problems(ACTIONS[tune], request) is None
+    return request
+
+
+@pytest.mark.parametrize(
+    ("name", "tune"),
+    [("quickstart.yaml", False), ("tune-quickstart.yaml", False), ("tune-quickstart.yaml", True)],
+)
+def test_shipped_specs_are_valid_sagemaker_requests(mlx: Any, name: str, tune: bool) -> None:
+    request = accepted(mlx, REPO / "configs" / name, tune)
+    definition = request["TrainingJobDefinition"] if tune else request
+    image = definition["AlgorithmSpecification"]["TrainingImage"]
+    assert image.startswith("683313688378.dkr.ecr.us-east-1.amazonaws.com/")
+
+
+def readme_spec() -> str:
+    """The YAML example under "## The job spec" in the README."""
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## The job spec") :]
+    match = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert match
+    return match.group(1)
+
+
+@pytest.mark.parametrize("tune", [False, True])
+def test_the_readme_spec_example_is_a_valid_sagemaker_request(
+    mlx: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tune: bool
+) -> None:
+    monkeypatch.setenv("WANDB_API_KEY", "not-a-real-key")
+    project = tmp_path / "project"
+    write(project / "src" / "train.py", "print('training')\n")
+    write(project / "data" / "test.csv", "a,b\n1,2\n")
+    spec = write(project / "job.yaml", readme_spec())
+    request = accepted(mlx, spec, tune)
+    definition = request["TrainingJobDefinition"] if tune else request
+    # ml.p4d has local NVMe: no volume key, whatever the settings.
+    assert definition["ResourceConfig"]["InstanceType"] == "ml.p4d.24xlarge"
