@@ -45,6 +45,7 @@ def command_job(
 ) -> dict[str, Any]:
     """The command job for ``spec`` named ``job_id``; ``code`` is the snapshot dir and
     ``secrets`` the values (or masks) of ``spec.secrets``."""
+    check_metric_names(spec)
     keys = azure_keys(list(spec.inputs))
     runtime = runtime_config(spec, job_id)
     script = script_args(spec)
@@ -115,6 +116,28 @@ def _placed(name: str, expression: str) -> str:
     # Spec names are letters, digits, `_`, `-` (inputs) or anything (hyperparameters):
     # quote the name, keep ${{...}} literal for Azure to substitute.
     return shlex.quote(f"{name}=") + "'${{" + expression + "}}'"
+
+
+# MLflow's rule for metric names (mlflow/utils/validation.py, _VALID_PARAM_AND_METRIC_NAMES:
+# alphanumerics, `_`, `-`, `.`, spaces and `/`; MLflow 2.x also takes `:`), which Azure ML's
+# tracking applies: the bootstrap logs every spec metric there.
+_MLFLOW_NAME = re.compile(r"^[/\w.\- :]+$")
+
+
+def check_metric_names(spec: JobSpec) -> None:
+    for metric in spec.metrics:
+        name = metric.name
+        if (
+            not _MLFLOW_NAME.match(name)
+            or "//" in name
+            or name.startswith("/")
+            or name.endswith("/")
+        ):
+            raise SpecError(
+                f"metric {name!r}: Azure ML (MLflow) takes letters, digits, `_`, `-`, `.`, "
+                "`:`, spaces and single `/` inside a name",
+                hint="Rename the metric; its `regex` can still match the script's own words.",
+            )
 
 
 def runtime_config(spec: JobSpec, job_id: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from typing import Any
 from mlx.backends.azure.in_job import sweep_value
 from mlx.backends.azure.layout import SCHEMAS, azure_keys
 from mlx.backends.azure.render import (
+    check_metric_names,
     command_line,
     data,
     distribution,
@@ -54,6 +55,7 @@ def sweep_job(
     """The sweep job for ``spec`` (with ``tune``) named ``job_id``."""
     tune = spec.tune
     assert tune is not None
+    check_metric_names(spec)
     space = runtime_space(tune)
     script = script_args(spec, {name: entry["key"] for name, entry in space.items()})
     doc: dict[str, Any] = {

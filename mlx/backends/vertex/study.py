@@ -26,6 +26,7 @@ from mlx.backends.vertex.render import (
 )
 from mlx.backends.vertex.settings import target_for
 from mlx.cloud.plan import Plan
+from mlx.errors import SpecError
 from mlx.runtime.argv import format_scalar
 from mlx.spec import JobSpec, Parameter, Tune
 
@@ -81,6 +82,15 @@ def trial_args(spec: JobSpec) -> list[str]:
 
 
 def study_spec(tune: Tune) -> dict[str, Any]:
+    metric = tune.objective.metric
+    if any(c.isspace() for c in metric):
+        # StudySpec.MetricSpec.metric_id: "Must not contain whitespaces"
+        # (google/cloud/aiplatform_v1/types/study.py).
+        raise SpecError(
+            f"`tune.objective.metric` {metric!r}: Vertex AI's metric ids cannot contain spaces",
+            hint="Name the metric without spaces (e.g. average_test_loss); its `regex` "
+            "can still match the script's own words.",
+        )
     study: dict[str, Any] = {
         "metrics": [{"metricId": tune.objective.metric, "goal": tune.objective.goal.upper()}],
         "parameters": [parameter_spec(name, p) for name, p in tune.parameters.items()],

@@ -467,3 +467,14 @@ def test_secrets_are_resolved_at_submit_only(mlx: Any, tmp_path: Path, azure: An
     result = mlx("train", spec, "--detach")
     assert result.exit_code == 1
     assert "`secrets.TOKEN` refers to $MLX_TEST_UNSET, which is not set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"), [("average test loss", True), ("val/loss", True), ("loss@1", False)]
+)
+def test_metric_names_follow_mlflows_rule(mlx: Any, tmp_path: Path, name: str, ok: bool) -> None:
+    metrics = [{"name": name, "regex": "x=([0-9.]+)"}]
+    result = mlx("translate", azure_spec(tmp_path, metrics=metrics), "--json")
+    assert result.exit_code == (0 if ok else 1), result.stderr
+    if not ok:
+        assert result.stderr.startswith(f"Error: metric {name!r}: Azure ML (MLflow) takes")

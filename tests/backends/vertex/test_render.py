@@ -228,3 +228,14 @@ def test_grid_and_hyperband_map_to_what_vertex_has(mlx: Any, tmp_path: Path) -> 
     study = translate(mlx, spec, "--tune")["request"]["hyperparameterTuningJob"]["studySpec"]
     assert "algorithm" not in study  # Vertex's default: Bayesian optimisation
     assert study["medianAutomatedStoppingSpec"] == {}
+
+
+def test_a_metric_name_with_spaces_is_refused_as_vertex_objective(mlx: Any, tmp_path: Path) -> None:
+    tune = dict(TUNE, objective={"metric": "average test loss", "goal": "minimize"})
+    metrics = [{"name": "average test loss", "regex": r"average test loss: ([0-9.]+)"}]
+    result = mlx("translate", vertex_spec(tmp_path, tune=tune, metrics=metrics), "--tune")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "Error: `tune.objective.metric` 'average test loss': Vertex AI's metric ids cannot "
+        "contain spaces"
+    )
