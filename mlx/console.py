@@ -28,3 +28,30 @@ def warn(message: str) -> None:
 
 def info(message: str) -> None:
     err.print(escape(message))
+
+
+class _NoProgress:
+    """What a disabled progress display does: nothing (not even a blank line, which some
+    Rich releases print when a disabled transient display stops)."""
+
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, description: str, **fields: Any) -> int:
+        return 0
+
+    def update(self, task: int, **fields: Any) -> None:
+        return None
+
+
+def progress(*columns: Any, enabled: bool) -> Any:
+    """A transient Rich progress display on stderr, or nothing when ``enabled`` is false
+    (``--json``, pipes, nothing to do)."""
+    if not enabled:
+        return _NoProgress()
+    from rich.progress import Progress
+
+    return Progress(*columns, console=err, transient=True)

@@ -202,9 +202,9 @@ def pull(
     Ctrl-C stops at once: transfers in flight are abandoned (their part files removed), and
     ``Interrupted`` says so. A file that cannot be written stops the pull the same way.
     """
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+    from rich.progress import BarColumn, DownloadColumn, TransferSpeedColumn
 
-    from mlx.console import err
+    from mlx import console
 
     check_dest(dest)
     targets = [(a, safe_target(dest, a.path)) for a in artifacts]  # check all before writing
@@ -220,11 +220,9 @@ def pull(
         DownloadColumn(),
         TransferSpeedColumn(),
     )
-    with Progress(
-        *columns, console=err, disable=not show_progress or not todo, transient=True
-    ) as progress:
-        task = progress.add_task(f"Pulling {len(todo)} file(s)", total=total)
-        batch = _Batch(download, local_checksum, lambda n: progress.update(task, advance=n))
+    with console.progress(*columns, enabled=show_progress and bool(todo)) as shown:
+        task = shown.add_task(f"Pulling {len(todo)} file(s)", total=total)
+        batch = _Batch(download, local_checksum, lambda n: shown.update(task, advance=n))
         downloaded = batch.run(todo)
     return PullResult(sorted(downloaded), skipped, dest, total)
 

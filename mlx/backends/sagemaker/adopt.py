@@ -83,16 +83,16 @@ def pull_archive(
     show_progress: bool,
 ) -> PullResult:
     """Extract the members ``request`` (include, exclude globs) selects, in one pass."""
-    from rich.progress import DownloadColumn, Progress, SpinnerColumn, TransferSpeedColumn
+    from rich.progress import DownloadColumn, SpinnerColumn, TransferSpeedColumn
 
-    from mlx.console import err
+    from mlx import console
     from mlx.transfer import PullResult, nothing_matches
 
     include, exclude = request
     bucket, key = split_uri(uri)
     columns = (SpinnerColumn(), "{task.description}", DownloadColumn(), TransferSpeedColumn())
-    quiet = not show_progress or not err.is_terminal  # no progress lines in logs and pipes
-    with Progress(*columns, console=err, disable=quiet, transient=True) as progress:
+    quiet = not show_progress or not console.err.is_terminal  # no progress in logs, pipes
+    with console.progress(*columns, enabled=not quiet) as progress:
         task = progress.add_task(f"Reading {uri.rsplit('/', 1)[-1]}", total=None)
         written, read = archive.extract(
             S3Store(s3, bucket),
