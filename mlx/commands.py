@@ -218,6 +218,10 @@ def list_jobs(
     limit: int,
     as_json: bool,
 ) -> None:
+    if provider:
+        from mlx.spec import check_provider_flag
+
+        check_provider_flag(provider)
     wanted = [_parse_state(s) for s in states]
     # A job not ended when last seen may be in a wanted state by now: list it too, refresh.
     candidates = wanted and [*wanted, *(s for s in JobState if not s.terminal and s not in wanted)]

@@ -47,6 +47,13 @@ class JobFailed(MlxError):
     """The job ended in a failed or cancelled state."""
 
 
+class UsageError(MlxError):
+    """A command-line value that cannot be right (an unknown ``--provider``): exit 2, as
+    for the usage errors the CLI parser reports itself."""
+
+    exit_code = 2
+
+
 class Interrupted(MlxError):
     """Ctrl-C while waiting: the job keeps running; exit 130."""
 

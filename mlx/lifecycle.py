@@ -82,6 +82,7 @@ def launch(spec: JobSpec, store: Store, *, kind: JobKind = JobKind.TRAINING) -> 
     if kind == JobKind.TUNING:
         require_tune(spec)
     backend = providers.backend_for(spec.provider)
+    backend.preflight(spec, kind)
     now = time.time()
     record = JobRecord(
         id=new_job_id(spec.name),
@@ -319,6 +320,7 @@ def pull(
 ) -> Any:
     from mlx import transfer
 
+    require_submitted(record)
     backend = backend_for(record)
     batch = backend.pull_many(record, include, exclude, dest, show_progress)
     if batch is not None:
@@ -342,7 +344,19 @@ def pull(
     )
 
 
+def require_submitted(record: JobRecord) -> None:
+    """A job the provider never accepted has no artifacts to list or pull."""
+    never = not record.native_id and not providers.runs_here(record.provider)
+    if never and not record.is_trial:
+        reason = f" ({record.message})" if record.message else ""
+        raise MlxError(
+            f"job {record.id} was never submitted{reason}; it has no artifacts",
+            hint=f"`mlx status {record.id}` shows what happened.",
+        )
+
+
 def list_artifacts(record: JobRecord, include: list[str], exclude: list[str]) -> list[Any]:
     from mlx import transfer
 
+    require_submitted(record)
     return transfer.select(backend_for(record).list_artifacts(record), include, exclude)

@@ -568,6 +568,8 @@ def load_spec(
         data = apply_override(data, key_path, value)
         overridden[key_path] = f"--set {item}"
     env_provider = os.environ.get("MLX_PROVIDER")
+    if provider:
+        check_provider_flag(provider)
     if provider or env_provider:
         data["provider"] = provider or env_provider
         overridden[("provider",)] = "--provider" if provider else "MLX_PROVIDER"
@@ -615,6 +617,17 @@ def _nul_at(value: Any, path: tuple[Any, ...]) -> Optional[tuple[Any, ...]]:
         if found is not None:
             return found
     return None
+
+
+def check_provider_flag(provider: str) -> None:
+    """``--provider`` names a registered provider; else a usage error (exit 2)."""
+    from mlx import providers
+    from mlx.errors import MlxError, UsageError
+
+    try:
+        providers.get(provider)
+    except MlxError as e:
+        raise UsageError(f"--provider: {e.message}", hint=e.hint) from None
 
 
 def check_for_provider(spec: JobSpec, provider: str) -> None:

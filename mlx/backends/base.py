@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional
 from mlx.errors import BackendError, JobNotFound
 from mlx.model import (
     Artifact,
+    JobKind,
     JobRecord,
     JobStatus,
     LogLine,
@@ -83,6 +84,11 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def cancel(self, record: JobRecord) -> None:
         """Ask the provider to stop the job; returns without waiting for it to stop."""
+
+    def preflight(self, spec: JobSpec, kind: JobKind) -> None:
+        """Refuse, before anything is recorded or sent, a job this machine cannot start
+        (a missing optional package); the default checks nothing."""
+        return None
 
     # -- tuning: backends that support it override both --------------------------------
 

@@ -47,3 +47,15 @@ def test_a_missing_sdk_names_the_module_and_the_extra(monkeypatch: pytest.Monkey
         "the vertex backend needs google.cloud.aiplatform_v1, which is not installed"
     )
     assert raised.value.hint == "pip install 'mlx-jobs[vertex]'"
+
+
+def test_an_unknown_provider_flag_is_a_usage_error(mlx, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    spec = tmp_path / "job.yaml"
+    spec.write_text("name: t\ncommand: python x.py\n")
+    for args in (("translate", spec, "-p", "aws"), ("jobs", "-p", "aws")):
+        result = mlx(*args)
+        assert result.exit_code == 2, result.stderr
+        assert result.stderr == (
+            "Error: --provider: unknown provider 'aws'\n"
+            "Hint: Use one of: local, sagemaker, vertex, azure.\n"
+        )

@@ -374,3 +374,21 @@ def test_human_output_is_the_trial_table_and_the_best_trial(mlx, tmp_path: Path)
     assert result.stdout.endswith("\n")
     best = json.loads(mlx("status", lines[0].split()[0], "--json").stdout)["best"]
     assert f"Best trial #{best['number']}: loss={best['objective']:.6g}" in result.stderr
+
+
+def test_tune_without_optuna_says_what_to_install_and_lists_nothing(
+    mlx, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "optuna" else real(name, *a)
+    )
+    result = mlx("tune", quadratic_spec(tmp_path), "--detach")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: local tuning needs optuna, which is not installed\n"
+        "Hint: pip install 'mlx-jobs[tune]'\n"
+    )
+    assert json.loads(mlx("jobs", "--json").stdout) == []

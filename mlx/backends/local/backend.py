@@ -35,7 +35,7 @@ from mlx.backends.base import Backend
 from mlx.backends.common import masked_secrets, resolve_secrets, runtime_config
 from mlx.backends.local.run import CANCEL_MARKER, read_metrics, stop_orphaned_nodes
 from mlx.bootstrap_package import bootstrap_path
-from mlx.errors import BackendError, SpecError
+from mlx.errors import BackendError, BackendUnavailable, SpecError
 from mlx.logfiles import (
     LogTailer,
     complete_end,
@@ -47,6 +47,7 @@ from mlx.logfiles import (
 )
 from mlx.model import (
     Artifact,
+    JobKind,
     JobRecord,
     JobState,
     JobStatus,
@@ -202,6 +203,17 @@ class LocalBackend(Backend):
             "job_dir": str(self.job_dir(job_id)),
             "trial": self.render(spec, trial_id(job_id, 0)),
         }
+
+    def preflight(self, spec: JobSpec, kind: JobKind) -> None:
+        """Local tuning runs Optuna in a detached driver: without it the driver could only
+        fail, out of sight, after the job was listed."""
+        import importlib.util
+
+        if kind == JobKind.TUNING and importlib.util.find_spec("optuna") is None:
+            raise BackendUnavailable(
+                "local tuning needs optuna, which is not installed",
+                hint="pip install 'mlx-jobs[tune]'",
+            )
 
     def submit_tuning(self, spec: JobSpec, job_id: str) -> Submission:
         resolve_secrets(spec)  # a missing secret fails now, not in every trial

@@ -20,6 +20,9 @@ from mlx.errors import BackendError
 from mlx.model import Progress
 
 CHUNK = 1 << 20
+_UPLOAD_HINT = (
+    "Check that `sagemaker.bucket` exists in the job's region and that you may write to it."
+)
 ATTEMPTS = 3  # reads of one download: the first and two resumptions
 _COMMON_PART_SIZES = (8 << 20, 5 << 20, 16 << 20, 64 << 20)  # boto3, aws cli, others
 
@@ -50,8 +53,14 @@ class S3Store:
         return True
 
     def put_file(self, key: str, path: Path) -> None:
-        with aws_errors(f"uploading {path} to {self.uri(key)}"):
-            self.s3.upload_file(str(path), self.bucket, key)
+        from boto3.exceptions import S3UploadFailedError
+
+        what = f"uploading {path} to {self.uri(key)}"
+        with aws_errors(what):
+            try:
+                self.s3.upload_file(str(path), self.bucket, key)
+            except S3UploadFailedError as e:  # boto3's transfer manager: no ClientError
+                raise BackendError(f"{what} failed: {e}", hint=_UPLOAD_HINT) from e
 
     def put_bytes(self, key: str, data: bytes) -> None:
         with aws_errors(f"uploading {self.uri(key)}"):

@@ -11,6 +11,7 @@ from typing import Any
 from tests.backends.contract import started
 from tests.backends.sagemaker.conftest import (
     BUCKET,
+    SETTINGS,
     now_ms,
     put_node_lines,
     sagemaker_spec,
@@ -181,3 +182,22 @@ def test_logs_of_a_tuning_job_point_at_its_trials(mlx: Any, sm: AwsServer, tmp_p
         f"Error: {job} is a tuning job: its logs are its trials' logs",
         f"Hint: `mlx logs {job} --trial N` (or --trial best).",
     ]
+
+
+def test_a_bucket_that_does_not_exist_is_one_line_and_the_failed_job_has_no_artifacts(
+    mlx: Any, sm: AwsServer, tmp_path: Path
+) -> None:
+    spec = sagemaker_spec(tmp_path, sagemaker={**SETTINGS, "bucket": "no-such-bucket"})
+    result = mlx("train", spec, "--detach")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.stderr
+    error, hint = result.stderr.splitlines()[-2:]
+    assert error.startswith("Error: uploading ") and "s3://no-such-bucket/" in error
+    assert hint == (
+        "Hint: Check that `sagemaker.bucket` exists in the job's region and that you may "
+        "write to it."
+    )
+    (job,) = json.loads(mlx("jobs", "--json").stdout)
+    pulled = mlx("pull-artifacts", job["id"])
+    assert pulled.exit_code == 1 and "Traceback" not in pulled.stderr
+    assert pulled.stderr.startswith(f"Error: job {job['id']} was never submitted (")
