@@ -560,6 +560,7 @@ def load_spec(
         raise SpecError(f"{path}: the spec must be a mapping of fields (name:, command:, ...)")
 
     config = load_config(profile)
+    check_config_keys(config)
     config_defaults = {k: v for k, v in config.items() if k in ("provider", *settings_blocks())}
     data = deep_merge(config_defaults, doc.data)
     overridden: dict[tuple[str, ...], str] = {}
@@ -617,6 +618,25 @@ def _nul_at(value: Any, path: tuple[Any, ...]) -> Optional[tuple[Any, ...]]:
         if found is not None:
             return found
     return None
+
+
+def check_config_keys(config: dict[str, Any]) -> None:
+    """The config file holds ``provider``, ``profiles`` and provider blocks only: a typo
+    (``sagemker:``) is named with the file, not silently dropped (a "required" error about
+    the block it meant would follow, blaming the wrong place)."""
+    import difflib
+
+    from mlx.settings import config_path
+
+    allowed = ("provider", *settings_blocks())
+    for key in config:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            guess = f"; did you mean `{close[0]}`?" if close else ""
+            raise SpecError(
+                f"{config_path()}: unknown key `{key}`{guess}",
+                hint=f"The config file takes: {', '.join(allowed)} and profiles.",
+            )
 
 
 def check_provider_flag(provider: str) -> None:

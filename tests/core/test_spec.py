@@ -261,3 +261,13 @@ def test_loader_never_raises_anything_but_spec_error(project: Path, text: str) -
         load_spec(path)
     except SpecError as e:
         assert str(e).strip()
+
+
+def test_a_typo_in_the_config_file_is_named_with_the_file(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write(project / "elsewhere.yaml", "sagemker: {bucket: cfg-bucket}\n")
+    monkeypatch.setenv("MLX_CONFIG", str(config))
+    with pytest.raises(SpecError) as raised:
+        load_spec(spec_file(project, GOOD))
+    assert raised.value.message == f"{config}: unknown key `sagemker`; did you mean `sagemaker`?"

@@ -103,3 +103,20 @@ def test_errors_are_shown_without_click_installed(tmp_path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.startswith("Error: spec file 'missing.yaml' not found")
+
+
+def test_doctor_finds_no_aws_credentials_in_an_empty_credentials_file(
+    mlx, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    empty = tmp_path / "credentials"
+    empty.write_text("")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    report = json.loads(mlx("doctor", "--json").stdout)
+    assert report["providers"]["sagemaker"]["credentials"] is None
+    empty.write_text("[default]\naws_access_key_id = AKIA...\naws_secret_access_key = x\n")
+    report = json.loads(mlx("doctor", "--json").stdout)
+    assert report["providers"]["sagemaker"]["credentials"] == str(empty)

@@ -36,6 +36,20 @@ PROVIDER = Provider(
 )
 
 
+# The settings through which botocore's credential chain gets keys from these files
+# (https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-files.html).
+_CREDENTIAL_SETTINGS = ("aws_access_key_id", "credential_process", "sso_", "role_arn")
+
+
+def _holds_credentials(path: Path) -> bool:
+    """A file that exists but names no credentials (an empty one) finds none."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").lower()
+    except OSError:
+        return False
+    return any(setting in text for setting in _CREDENTIAL_SETTINGS)
+
+
 def find_credentials() -> Optional[str]:
     """Where boto3's default chain would find credentials, from variables and files."""
     if os.environ.get("AWS_ACCESS_KEY_ID"):
@@ -48,7 +62,7 @@ def find_credentials() -> Optional[str]:
         os.environ.get("AWS_CONFIG_FILE"),
         "~/.aws/config",
     ):
-        if path and Path(path).expanduser().is_file():
+        if path and _holds_credentials(Path(path).expanduser()):
             return str(Path(path).expanduser())
     if os.environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
         return "container credentials"
