@@ -90,3 +90,15 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env.update(extra)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+def readme_spec() -> str:
+    """The YAML example under "## The job spec" in the README (the tests translate it for
+    every provider)."""
+    import re
+
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## The job spec") :]
+    match = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert match
+    return match.group(1)

@@ -6,14 +6,13 @@ refuse fails here."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.backends.azure.conftest import Azure
-from tests.conftest import REPO, write
+from tests.conftest import REPO, readme_spec, write
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -57,15 +56,6 @@ def test_shipped_specs_are_jobs_azure_ml_accepts(
     command = props["trial"]["command"] if tune else props["command"]
     assert command.split(" -- ", 1)[1].startswith("python train.py --")
     assert props["inputs"]["train"]["jobInputType"] == "uri_file"
-
-
-def readme_spec() -> str:
-    """The YAML example under "## The job spec" in the README."""
-    text = (REPO / "README.md").read_text()
-    section = text[text.index("## The job spec") :]
-    match = re.search(r"```yaml\n(.*?)```", section, re.S)
-    assert match
-    return match.group(1)
 
 
 @pytest.mark.parametrize("tune", [False, True])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import yaml
 
 from tests.backends.sagemaker.conftest import BUCKET, ROLE
 from tests.backends.sagemaker.test_render import validate
-from tests.conftest import REPO, write
+from tests.conftest import REPO, readme_spec, write
 from tests.emulators import aws_rules
 
 ACTIONS = {False: "CreateTrainingJob", True: "CreateHyperParameterTuningJob"}
@@ -46,15 +45,6 @@ def test_shipped_specs_are_valid_sagemaker_requests(mlx: Any, name: str, tune: b
     definition = request["TrainingJobDefinition"] if tune else request
     image = definition["AlgorithmSpecification"]["TrainingImage"]
     assert image.startswith("683313688378.dkr.ecr.us-east-1.amazonaws.com/")
-
-
-def readme_spec() -> str:
-    """The YAML example under "## The job spec" in the README."""
-    text = (REPO / "README.md").read_text()
-    section = text[text.index("## The job spec") :]
-    match = re.search(r"```yaml\n(.*?)```", section, re.S)
-    assert match
-    return match.group(1)
 
 
 @pytest.mark.parametrize("tune", [False, True])

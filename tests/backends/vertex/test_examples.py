@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.backends.vertex.conftest import SETTINGS, Gcp
-from tests.conftest import REPO, write
+from tests.conftest import REPO, readme_spec, write
 
 
 @pytest.fixture(autouse=True)
@@ -42,15 +42,6 @@ def test_shipped_specs_are_jobs_vertex_accepts(mlx: Any, gcp: Gcp, name: str, tu
     job = submitted(mlx, gcp, REPO / "configs" / name, tune=tune)
     kind = "hyperparameterTuningJobs" if tune else "customJobs"
     assert re.fullmatch(rf"projects/\d+/locations/us-central1/{kind}/\d+", job["native_id"])
-
-
-def readme_spec() -> str:
-    """The YAML example under "## The job spec" in the README."""
-    text = (REPO / "README.md").read_text()
-    section = text[text.index("## The job spec") :]
-    match = re.search(r"```yaml\n(.*?)```", section, re.S)
-    assert match
-    return match.group(1)
 
 
 @pytest.mark.parametrize("tune", [False, True])
