@@ -7,7 +7,6 @@ Nothing here imports an SDK or touches the network: it looks for packages with
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from typing import Any
 
@@ -18,15 +17,10 @@ from mlx.errors import MlxError
 _FEATURES = {"tune": ["optuna"]}
 
 
-def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):  # a missing parent package
-        return False
-
-
 def _sdk_entry(modules: list[str] | tuple[str, ...], extra: str | None) -> dict[str, Any]:
-    missing = [m for m in modules if not _installed(m)]
+    from mlx.providers import installed
+
+    missing = [m for m in modules if not installed(m)]
     return {"sdk_installed": not missing, "missing": missing, "extra": extra}
 
 

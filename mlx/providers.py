@@ -259,17 +259,21 @@ def backend_for(name: str) -> Backend:
         return _backends[name]
 
 
+def installed(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a missing parent package
+        return False
+
+
 def _check_installed(provider: Provider) -> None:
     """Name the first of the provider's SDK modules that is missing, before its backend is
     imported (an import deep inside a command would fail later and less clearly)."""
-    import importlib.util
-
     for module in provider.sdk_modules:
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ImportError:  # a missing parent package
-            found = False
-        if not found:
+        if not installed(module):
             raise BackendUnavailable(
                 f"the {provider.name} backend needs {module}, which is not installed",
                 hint=provider.install_hint,

@@ -22,6 +22,7 @@ from typing import Any
 from mlx import providers
 from mlx.errors import BackendError, MlxError, OutcomeUnknown, SpecError
 from mlx.model import JobRecord, JobState, Submission
+from mlx.processes import alive
 from mlx.spec import JobSpec
 from mlx.store import Store
 
@@ -130,12 +131,4 @@ def _submitter_alive(record: JobRecord) -> bool:
     pid = submitter.get("pid")
     if submitter.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
         return time.time() - record.created_at < SUBMIT_TIMEOUT
-    if pid == os.getpid():
-        return True  # this process is submitting it (a tuner's thread)
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, as another user's process
-    return True
+    return alive(pid)  # this process too: a tuner's thread submitting it

@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional
 
 from mlx.errors import BackendError, Interrupted, MlxError
 from mlx.model import Artifact
+from mlx.processes import alive
 
 MAX_PARALLEL = 8
 
@@ -55,29 +56,47 @@ def safe_target(dest: Path, relative: str) -> Path:
         or root not in target.parents
     ):
         raise MlxError(
-            f"refusing artifact path {printable(relative)}: it would not be a file inside {dest}",
+            f"refusing artifact path {relative!r}: it would not be a file inside {dest}",
             hint="The job's artifact listing contains an unsafe path; nothing was written.",
         )
     return target
 
 
-def printable(name: str) -> str:
-    """``name`` quoted, control characters escaped (a listing may hold any bytes)."""
-    return repr(name)
+CONFLICT_HINT = "Pull them one at a time with --include and separate --dest dirs."
+
+
+def find_conflict(
+    target: Path, files: set[Path], dirs: dict[Path, Path]
+) -> Optional[tuple[Path, Path]]:
+    """``(file, path below it)`` when ``target`` and a target seen before are a file and a
+    directory of each other (``model`` and ``model/x``): one of them could not be written.
+    Otherwise ``target`` is recorded in ``files`` and its directories in ``dirs`` (each with
+    the first target below it), and None is returned."""
+    if target in dirs:
+        return target, dirs[target]
+    for parent in target.parents:
+        if parent in files:
+            return parent, target
+    files.add(target)
+    for parent in target.parents:
+        dirs.setdefault(parent, target)
+    return None
 
 
 def check_layout(targets: list[Path]) -> None:
-    """Refuse listings where one artifact's path is a directory of another's (``model`` and
-    ``model/x``): one of them could not be written. Checked before anything is."""
-    files = {t for t in targets}
+    """Refuse listings where one artifact's path is a directory of another's. Checked
+    before anything is written."""
+    files: set[Path] = set()
+    dirs: dict[Path, Path] = {}
     for target in targets:
-        for parent in target.parents:
-            if parent in files:
-                raise MlxError(
-                    f"artifacts {printable(str(parent))} and {printable(str(target))} conflict: "
-                    "one is a file and a directory of the other",
-                    hint="Pull them one at a time with --include and separate --dest dirs.",
-                )
+        conflict = find_conflict(target, files, dirs)
+        if conflict:
+            parent, child = conflict
+            raise MlxError(
+                f"artifacts {str(parent)!r} and {str(child)!r} conflict: "
+                "one is a file and a directory of the other",
+                hint=CONFLICT_HINT,
+            )
 
 
 def check_dest(dest: Path) -> None:
@@ -154,20 +173,8 @@ def sweep_parts(directories: set[Path]) -> None:
             continue
         for name in names:
             owner = name.rpartition(PART_MARK)[2].split("-", 1)[0]
-            if PART_MARK in name and owner.isdigit() and not _alive(int(owner)):
+            if PART_MARK in name and owner.isdigit() and not alive(int(owner)):
                 (directory / name).unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def write_error(path: Path, error: OSError) -> MlxError:

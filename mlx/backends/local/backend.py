@@ -207,9 +207,9 @@ class LocalBackend(Backend):
     def preflight(self, spec: JobSpec, kind: JobKind) -> None:
         """Local tuning runs Optuna in a detached driver: without it the driver could only
         fail, out of sight, after the job was listed."""
-        import importlib.util
+        from mlx.providers import installed
 
-        if kind == JobKind.TUNING and importlib.util.find_spec("optuna") is None:
+        if kind == JobKind.TUNING and not installed("optuna"):
             raise BackendUnavailable(
                 "local tuning needs optuna, which is not installed",
                 hint="pip install 'mlx-jobs[tune]'",

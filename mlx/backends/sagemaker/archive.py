@@ -214,7 +214,8 @@ def extract(
     """
     transfer.check_dest(dest)
     parts: dict[str, tuple[Path, Path]] = {}  # path -> (part file, target)
-    dirs: set[Path] = set()  # the directories the targets need
+    files: set[Path] = set()  # the targets, and the directories they need
+    dirs: dict[Path, Path] = {}
     made: list[Path] = []  # the directories this pull created, parents first
     done = False
     try:
@@ -226,12 +227,12 @@ def extract(
                 reason = unsafe(member)
                 if reason:
                     raise MlxError(
-                        f"refusing archive member {transfer.printable(member.name)}: {reason}",
+                        f"refusing archive member {member.name!r}: {reason}",
                         hint=f"The archive is unsafe; nothing was written to {dest}.",
                     )
                 if member.isfile():
                     target = transfer.safe_target(dest, path)
-                    _check_conflict(target, {t for _, t in parts.values()}, dirs, dest)
+                    _check_conflict(target, files, dirs, dest)
                     _drop(parts.pop(path, None))  # a later member of one name wins
                     parts[path] = (_write(archive.extractfile(member), target, made), target)
                 else:
@@ -253,17 +254,17 @@ def extract(
                     directory.rmdir()
 
 
-def _check_conflict(target: Path, files: set[Path], dirs: set[Path], dest: Path) -> None:
+def _check_conflict(target: Path, files: set[Path], dirs: dict[Path, Path], dest: Path) -> None:
     """Refuse a member that is a file where another needs a directory, or the reverse
     (``model`` then ``model/x.txt``): one of them could not be written."""
-    parents = set(target.parents)
-    if target in dirs or parents & files:
+    if target in files:
+        return  # the same name again: the later member replaces the earlier one
+    if transfer.find_conflict(target, files, dirs):
         raise MlxError(
             f"archive members conflict at {target.relative_to(dest.resolve())}: "
             "a file and a directory of another member; nothing was written",
-            hint="Pull them one at a time with --include and separate --dest dirs.",
+            hint=transfer.CONFLICT_HINT,
         )
-    dirs.update(parents)
 
 
 def _drop(entry: Optional[tuple[Path, Path]]) -> None:
