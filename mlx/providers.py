@@ -87,6 +87,9 @@ class Provider:
         runtime_adapter: the module of the in-job bootstrap (``mlx.runtime``, standard
             library only) that adapts a job to the platform: its paths, trial arguments,
             ranks and the tuner's metrics channel; None when the runtime config says all.
+        runner: ``module:Class`` of its platform runner (``mlx.runner.host.PlatformRunner``):
+            runs its requests on this machine the way the platform would (``--rehearse``,
+            and the emulated clouds of the tests); None when it has none.
         rank: where it is listed (``mlx doctor``, ``mlx price``): lower first, then by name.
     """
 
@@ -104,6 +107,7 @@ class Provider:
     rank: int = 100
     uri_schemes: tuple[str, ...] = ()
     runtime_adapter: Optional[str] = None
+    runner: Optional[str] = None
 
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities

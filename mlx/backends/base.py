@@ -31,6 +31,7 @@ from mlx.model import (
 
 if TYPE_CHECKING:
     from mlx.cloud.pacing import Pacing
+    from mlx.runner.host import Stores
     from mlx.providers import Provider
     from mlx.spec import JobSpec
     from mlx.transfer import PullResult
@@ -109,6 +110,17 @@ class Backend(abc.ABC):
         jobs, so the trial table, ``--trial N`` and ``--trial best`` work the same for every
         provider. Backends whose tuner writes the store itself (local) return []."""
         return []
+
+    # -- rehearsal: providers with a platform runner (``Provider.runner``) ---------------
+
+    def stage_rehearsal(
+        self, spec: JobSpec, job_id: str, kind: JobKind, stores: Stores
+    ) -> dict[str, Any]:
+        """Stage what job ``job_id`` reads into ``stores`` (local folders standing in for
+        the buckets: ``mlx.runner.folders``) exactly as ``submit``/``submit_tuning`` would,
+        and return the request they would send (with the real secret values), making no
+        call to the provider. ``--rehearse`` hands it to the provider's runner."""
+        raise BackendError(f"{self.name} jobs cannot be rehearsed")
 
     # -- optional hooks with defaults -------------------------------------------------
 
