@@ -24,6 +24,32 @@ def hosts_for(num_nodes: int) -> list[str]:
     return ["algo-%d" % (rank + 1) for rank in range(num_nodes)]
 
 
+# torchrun's default rendezvous port
+# (https://pytorch.org/docs/stable/elastic/run.html: --master-port, default 29500).
+DEFAULT_MASTER_PORT = 29500
+
+
+def distributed_environment(config: Mapping[str, Any], hosts: list[str]) -> dict[str, str]:
+    """torch.distributed's ``env://`` variables for one process per node, as local sets
+    them: the first host is the master. A platform adapter may name the master
+    (``master_addr``, ``master_port``: Vertex's ``CLUSTER_SPEC``); the platform's own values
+    (Azure's PyTorch distribution, one process per GPU) always win, key by key.
+    (https://pytorch.org/docs/stable/distributed.html#environment-variable-initialization)
+    """
+    num_nodes = int(config.get("num_nodes") or 1)
+    rank = int(config.get("node_rank") or 0)
+    return {
+        "MASTER_ADDR": str(config.get("master_addr") or hosts[0]),
+        "MASTER_PORT": str(config.get("master_port") or DEFAULT_MASTER_PORT),
+        "WORLD_SIZE": str(num_nodes),
+        "RANK": str(rank),
+        "NODE_RANK": str(rank),
+        "GROUP_RANK": str(rank),
+        "LOCAL_RANK": "0",
+        "LOCAL_WORLD_SIZE": "1",
+    }
+
+
 def job_environment(config: Mapping[str, Any], platform_env: Mapping[str, str]) -> dict[str, str]:
     """The variables to add to the job's environment.
 
@@ -68,6 +94,7 @@ def job_environment(config: Mapping[str, Any], platform_env: Mapping[str, str]) 
     }
     for name, path in inputs.items():
         compatible["SM_CHANNEL_" + input_env_name(name)] = path
+    compatible.update(distributed_environment(config, hosts))
     for key, value in compatible.items():
         if key not in platform_env:
             env[key] = value

@@ -142,15 +142,11 @@ class Supervisor:
             {
                 "MLX_NUM_NODES": str(nodes),
                 "MLX_NODE_RANK": str(rank),
-                # torchrun's rendezvous variables: one process per node, all on this machine.
+                # All nodes on this machine: the master is here, on a free port. The
+                # bootstrap sets the other rendezvous variables by the one rule
+                # (mlx.runtime.contract.distributed_environment).
                 "MASTER_ADDR": "127.0.0.1",
                 "MASTER_PORT": str(port),
-                "WORLD_SIZE": str(nodes),
-                "RANK": str(rank),
-                "NODE_RANK": str(rank),
-                "LOCAL_RANK": "0",
-                "LOCAL_WORLD_SIZE": "1",
-                "GROUP_RANK": str(rank),
             }
         )
         return env
