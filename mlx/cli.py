@@ -34,6 +34,12 @@ SetOpt = typer.Option(None, "--set", help="Override a spec field: KEY=VALUE (VAL
 JsonOpt = typer.Option(False, "--json", help="Print a JSON document on stdout (for scripts).")
 ProfileOpt = typer.Option(None, "--profile", help="Config-file profile to use.")
 TrialOpt = typer.Option(None, "--trial", help="A trial of a tuning job: its number, or best.")
+RehearseOpt = typer.Option(
+    False,
+    "--rehearse",
+    help="Run the exact cloud job on this machine, with its platform's layout and rules: "
+    "no credentials, no cloud call, no bill.",
+)
 
 
 def _version(value: bool) -> None:
@@ -81,6 +87,7 @@ def train(
     set_: Optional[list[str]] = SetOpt,
     detach: bool = typer.Option(False, "--detach", "-d", help="Return once the job started."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the request; start nothing."),
+    rehearse: bool = RehearseOpt,
     json_: bool = JsonOpt,
     profile: Optional[str] = ProfileOpt,
 ) -> None:
@@ -91,7 +98,7 @@ def train(
     if dry_run:
         commands.print_translation(job_spec, json_)
         return
-    commands.train(job_spec, _store(), detach=detach, as_json=json_)
+    commands.train(job_spec, _store(), detach=detach, as_json=json_, rehearse=rehearse)
 
 
 @app.command()
@@ -102,6 +109,7 @@ def tune(
     detach: bool = typer.Option(False, "--detach", "-d", help="Return once the search started."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the request; start nothing."),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue a tuning job by id."),
+    rehearse: bool = RehearseOpt,
     json_: bool = JsonOpt,
     profile: Optional[str] = ProfileOpt,
 ) -> None:
@@ -118,7 +126,7 @@ def tune(
     if dry_run:
         commands.print_translation(job_spec, json_, tuning=True)
         return
-    commands.tune(job_spec, _store(), detach=detach, as_json=json_)
+    commands.tune(job_spec, _store(), detach=detach, as_json=json_, rehearse=rehearse)
 
 
 @app.command()

@@ -62,9 +62,23 @@ def print_translation(spec: JobSpec, as_json: bool, tuning: bool = False) -> Non
         err.print(f"Instance: {escape(choice_summary(estimate(spec.provider, spec.resources)))}")
 
 
-def train(spec: JobSpec, store: Store, *, detach: bool, as_json: bool) -> None:
-    record = lifecycle.launch(spec, store)
-    err.print(f"Started [bold]{record.id}[/] on {record.provider}")
+def _started(record: JobRecord, what: str = "") -> None:
+    """``Started <id> on <provider>``, saying so when it is a rehearsal (and with the
+    runtime's note: the sandbox did not use the image)."""
+    where = record.provider
+    if record.rehearsal:  # the runtime it got, not _provider's word
+        where += f" (rehearsed on this machine, {record.rehearsal})"
+    err.print(f"Started {what}[bold]{record.id}[/] on {where}")
+    note = record.info.get("note")
+    if note:
+        err.print(f"Note: {escape(str(note))}")
+
+
+def train(
+    spec: JobSpec, store: Store, *, detach: bool, as_json: bool, rehearse: bool = False
+) -> None:
+    record = lifecycle.launch(spec, store, rehearse=rehearse)
+    _started(record)
     if detach:
         if as_json:
             print_json(record_json(record))
@@ -82,9 +96,11 @@ def train(spec: JobSpec, store: Store, *, detach: bool, as_json: bool) -> None:
     _raise_unless_succeeded(record)
 
 
-def tune(spec: JobSpec, store: Store, *, detach: bool, as_json: bool) -> None:
-    record = lifecycle.launch(spec, store, kind=JobKind.TUNING)
-    err.print(f"Started tuning job [bold]{record.id}[/] on {record.provider}")
+def tune(
+    spec: JobSpec, store: Store, *, detach: bool, as_json: bool, rehearse: bool = False
+) -> None:
+    record = lifecycle.launch(spec, store, kind=JobKind.TUNING, rehearse=rehearse)
+    _started(record, "tuning job ")
     _watch_tuning(record, store, detach=detach, as_json=as_json)
 
 
@@ -246,8 +262,13 @@ def list_jobs(
     for r in records:
         duration = (r.ended_at or time.time()) - r.created_at
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at))
-        table.add_row(r.id, r.provider, _state(r.state), created, f"{duration:.0f}s")
+        table.add_row(r.id, _provider(r), _state(r.state), created, f"{duration:.0f}s")
     out.print(table)
+
+
+def _provider(record: JobRecord) -> str:
+    """The provider as listings show it: a rehearsal says so."""
+    return f"{record.provider} (rehearsal)" if record.rehearsal else record.provider
 
 
 def _parse_state(text: str) -> JobState:
@@ -282,7 +303,7 @@ def status(record: JobRecord, store: Store, as_json: bool) -> None:
     table = Table(box=None, show_header=False)
     rows = [
         ("id", record.id),
-        ("provider", record.provider),
+        ("provider", _provider(record)),
         ("state", _state(record.state)),
         ("native id", escape(record.native_id or "-")),
         ("created", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created_at))),

@@ -28,12 +28,17 @@ from mlx.submissions import (
     pause_for_tests,
     record_submission,
     record_submit_failure,
+    runs_here,
     settle_submission,
     unsubmitted,
 )
 
 
 def backend_for(record: JobRecord) -> Backend:
+    if record.rehearsal:
+        from mlx.runner.backend import rehearsal_backend
+
+        return rehearsal_backend(record.provider)
     return providers.backend_for(record.provider)
 
 
@@ -71,17 +76,23 @@ def require_tune(spec: JobSpec) -> JobSpec:
     return spec
 
 
-def launch(spec: JobSpec, store: Store, *, kind: JobKind = JobKind.TRAINING) -> JobRecord:
+def launch(
+    spec: JobSpec, store: Store, *, kind: JobKind = JobKind.TRAINING, rehearse: bool = False
+) -> JobRecord:
     """Record the job, then submit it; the store never loses a job the provider accepted.
 
     The row is written first (state ``pending``): if mlx dies before the provider answers,
-    the job is still listed, and ``status`` resolves what became of it.
+    the job is still listed, and ``status`` resolves what became of it. ``rehearse``: run
+    the exact cloud request on this machine with the platform's rules (``mlx.runner``).
     """
     check_for_provider(spec, spec.provider)
     warn_plain_credentials(spec)
     if kind == JobKind.TUNING:
         require_tune(spec)
-    backend = providers.backend_for(spec.provider)
+    location: dict[str, Any] = {}
+    backend: Backend = providers.backend_for(spec.provider)
+    if rehearse:
+        backend, location = rehearsing(spec)
     backend.preflight(spec, kind)
     now = time.time()
     record = JobRecord(
@@ -93,6 +104,7 @@ def launch(spec: JobSpec, store: Store, *, kind: JobKind = JobKind.TRAINING) -> 
         spec=spec.model_dump(mode="json"),
         created_at=now,
         updated_at=now,
+        location=location,
         info={
             "base_dir": str(spec.base_dir),
             "source": spec.source,
@@ -113,6 +125,21 @@ def launch(spec: JobSpec, store: Store, *, kind: JobKind = JobKind.TRAINING) -> 
         raise shown from None  # the original's text (and its cause) held a secret
     pause_for_tests("after-create")
     return record_submission(record, submission, store)
+
+
+def rehearsing(spec: JobSpec) -> tuple[Backend, dict[str, Any]]:
+    """The rehearsal backend for ``spec``'s provider, and the mark its jobs carry."""
+    from mlx.runner.backend import rehearsal_backend
+
+    provider = providers.get(spec.provider)
+    if provider.can(Capability.RUNS_HERE):
+        raise MlxError(
+            f"--rehearse runs a cloud job on this machine; {provider.name} jobs already run here",
+            hint="Give a cloud provider: --provider sagemaker, vertex or azure.",
+        )
+    if not provider.runner:
+        raise MlxError(f"{provider.title} has no platform runner: its jobs cannot be rehearsed")
+    return rehearsal_backend(spec.provider), {"rehearsal": "pending"}
 
 
 def resume_tuning(record: JobRecord, store: Store) -> JobRecord:
@@ -164,8 +191,9 @@ def refresh_listed(records: list[JobRecord], store: Store) -> list[JobRecord]:
     """Fresh states for a listing: jobs that run here from their files, the others from
     one server-side list per provider where the backend has one (``Backend.list_states``)."""
     fresh: dict[str, JobStatus] = {}
-    for provider in {r.provider for r in records if not providers.runs_here(r.provider)}:
-        group = [r for r in records if r.provider == provider and not r.state.terminal]
+    remote = [r for r in records if not runs_here(r)]
+    for provider in {r.provider for r in remote}:
+        group = [r for r in remote if r.provider == provider and not r.state.terminal]
         if not group:
             continue
         try:
@@ -176,7 +204,7 @@ def refresh_listed(records: list[JobRecord], store: Store) -> list[JobRecord]:
             warn(f"{provider} jobs are shown as last seen: {e.message}")
     return [
         _refresh_or_keep(r, store, fresh.get(r.id))
-        if providers.runs_here(r.provider) or r.id in fresh or unsubmitted(r)
+        if runs_here(r) or r.id in fresh or unsubmitted(r)
         else r
         for r in records
     ]
@@ -293,7 +321,7 @@ def cancel(record: JobRecord, store: Store, wait_seconds: float = 15.0) -> JobRe
     store.update(record.id, state=JobState.CANCELLING, unless_ended=True)
     backend_for(record).cancel(record)
     record = wait(store.get(record.id), store, timeout=wait_seconds)
-    if not record.state.terminal and providers.runs_here(record.provider):
+    if not record.state.terminal and runs_here(record):
         # The supervisor is gone or ignored SIGTERM: record the end ourselves.
         store.update(record.id, state=JobState.CANCELLED, unless_ended=True, message="cancelled")
         record = store.get(record.id)
@@ -346,7 +374,7 @@ def pull(
 
 def require_submitted(record: JobRecord) -> None:
     """A job the provider never accepted has no artifacts to list or pull."""
-    never = not record.native_id and not providers.runs_here(record.provider)
+    never = not record.native_id and not runs_here(record)
     if never and not record.is_trial:
         reason = f" ({record.message})" if record.message else ""
         raise MlxError(

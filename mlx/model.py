@@ -49,7 +49,7 @@ class Submission:
     """What ``submit`` learned: the provider's id for the job and where its artifacts go."""
 
     native_id: str
-    artifacts_uri: str
+    artifacts_uri: Optional[str]  # None: known only when the job has written them
     location: dict[str, str] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -144,6 +144,14 @@ class JobRecord:
     @property
     def is_tuning(self) -> bool:
         return self.kind == JobKind.TUNING
+
+    @property
+    def rehearsal(self) -> Optional[str]:
+        """The runtime (``sandbox``, ``docker``) of a job rehearsed on this machine with its
+        provider's platform rules (``--rehearse``); None for a job that really ran there.
+        In ``location``, so a tuning job's trials carry it too."""
+        value = self.location.get("rehearsal")
+        return str(value) if value else None
 
     @property
     def nodes(self) -> int:

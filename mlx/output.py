@@ -14,6 +14,7 @@ def record_json(record: JobRecord) -> dict[str, Any]:
         "id": record.id,
         "name": record.name,
         "provider": record.provider,
+        "rehearsal": record.rehearsal,  # the runtime of a --rehearse job, else null
         "kind": record.kind,
         "state": record.state.value,
         "native_id": record.native_id,

@@ -93,11 +93,15 @@ def pause_for_tests(point: str) -> None:
         time.sleep(600)
 
 
+def runs_here(record: JobRecord) -> bool:
+    """Whether the job runs on this machine: a local job, or a rehearsal of a cloud's."""
+    return providers.runs_here(record.provider) or record.rehearsal is not None
+
+
 def unsubmitted(record: JobRecord) -> bool:
     """A cloud job whose native id mlx never recorded: its submitting mlx may still be at
     work, or may have died before or after the provider accepted the create."""
-    remote = not providers.runs_here(record.provider)
-    return remote and not record.is_trial and not record.native_id
+    return not runs_here(record) and not record.is_trial and not record.native_id
 
 
 def settle_submission(record: JobRecord, store: Store) -> JobRecord:

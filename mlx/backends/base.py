@@ -31,8 +31,8 @@ from mlx.model import (
 
 if TYPE_CHECKING:
     from mlx.cloud.pacing import Pacing
-    from mlx.runner.host import Stores
     from mlx.providers import Provider
+    from mlx.runner.host import Stores
     from mlx.spec import JobSpec
     from mlx.transfer import PullResult
 

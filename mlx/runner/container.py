@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,28 +48,3 @@ class Runtime(Protocol):
     def start(self, container: Container) -> subprocess.Popen[bytes]:
         """Start ``container``; its stdout and stderr are pipes, it leads its own group."""
         ...
-
-
-def docker_available() -> bool:
-    """Whether a Docker daemon answers here (``docker version`` reaches the server)."""
-    if shutil.which("docker") is None:
-        return False
-    try:
-        done = subprocess.run(
-            ["docker", "version", "--format", "{{.Server.Version}}"],
-            capture_output=True,
-            timeout=5,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
-
-
-def pick_runtime(choice: str = "auto") -> Runtime:
-    """``docker`` when asked for or when a daemon answers (``auto``), else ``sandbox``."""
-    from mlx.runner.docker import DockerRuntime
-    from mlx.runner.sandbox import SandboxRuntime
-
-    if choice == "docker" or (choice == "auto" and docker_available()):
-        return DockerRuntime()
-    return SandboxRuntime()

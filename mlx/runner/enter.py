@@ -1,10 +1,10 @@
 """The inside of a sandbox: ``python -m mlx.runner.enter CONFIG`` under ``unshare``.
 
 Runs as the namespace's root (the caller's own user outside it). It builds the
-container's view of the file system in ``root`` — the host's tree bound in, the job's
-folders bound where the platform puts them (``/opt/ml``, ``/gcs/<bucket>``...), a fresh
-``/tmp`` — then ``chroot``s into it and ``exec``s the container's command, so what the job
-sees is its platform's layout and nothing it writes lands outside its own folders.
+container's view of the file system in ``root`` — the host's tree bound in read-only, the
+job's folders bound where the platform puts them (``/opt/ml``, ``/gcs/<bucket>``...), a
+fresh ``/tmp`` — then ``chroot``s into it and ``exec``s the container's command, so what
+the job sees is its platform's layout and nothing it writes lands outside its own folders.
 
 A path the platform needs that the host does not have (``/opt/ml``) cannot be created in
 a host folder the caller does not own; its parents are *mirrored* instead: made as our own
@@ -23,16 +23,26 @@ from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any
 
+MS_RDONLY = 1
+MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 _FRESH = ("/tmp",)  # a container has its own /tmp; never the host's
+# Bound writable: devices (/dev/null, /dev/shm) and /proc/self. Everything else of the
+# host is read-only inside: the job runs as root there, and when the caller is root too,
+# that root may write any host file (the namespace maps it to the caller's own uid).
+_WRITABLE = ("/dev", "/proc")
 
 
-def _libc_mount(source: str, target: str) -> None:
+def _libc_mount(source: str, target: str, read_only: bool = False) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.mount(source.encode(), target.encode(), None, MS_BIND | MS_REC, None) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"cannot bind {source} at {target}: {os.strerror(errno)}")
+    calls = [(source.encode(), MS_BIND | MS_REC)]
+    if read_only:  # a bind mount is made read-only by remounting it
+        calls.append((b"none", MS_BIND | MS_REMOUNT | MS_RDONLY))
+    for src, flags in calls:
+        if libc.mount(src, target.encode(), None, flags, None) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"cannot bind {source} at {target}: {os.strerror(errno)}")
 
 
 def mirrored_dirs(targets: Iterable[str]) -> set[str]:
@@ -77,10 +87,10 @@ def build_root(root: str, mounts: dict[str, str]) -> None:
                 os.symlink(os.readlink(source), target)
             elif os.path.isdir(source):
                 os.makedirs(target, exist_ok=True)
-                _libc_mount(source, target)
+                _libc_mount(source, target, read_only=source not in _WRITABLE)
             elif os.path.isfile(source):
                 open(target, "a").close()
-                _libc_mount(source, target)
+                _libc_mount(source, target, read_only=True)
 
     mirror("/", root)
     for target in sorted(mounts, key=lambda p: len(PurePosixPath(p).parts)):

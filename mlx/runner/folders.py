@@ -78,8 +78,10 @@ class FolderStore:
             if path.is_file() and key.startswith(prefix) and not key.endswith(".part"):
                 found.append(key)
         for key in sorted(found):
-            stat = (self.folder / key).stat()
-            yield ObjectInfo(key, stat.st_size, None, stat.st_mtime)
+            path = self.folder / key
+            stat = path.stat()
+            checksum = file_digest(path, hashlib.md5()).hex()
+            yield ObjectInfo(key, stat.st_size, checksum, stat.st_mtime)
 
     def read_range(
         self, key: str, offset: int, length: int, *, label: Optional[str] = None

@@ -1,7 +1,7 @@
 """The object-store protocol through each cloud's real adapter, against its emulator.
 
 S3Store over moto, GcsStore over gcp-storage-emulator, BlobStore over Azurite (through a
-recording proxy): ``upload_once`` sends a tree once, then nothing while its marker is
+recording proxy), and the FolderStore a rehearsal keeps its buckets in: ``upload_once`` sends a tree once, then nothing while its marker is
 there, and again when the marker is missing; listings give exact keys and sizes.
 """
 
@@ -30,7 +30,7 @@ from tests.emulators.proxy import FaultProxy
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 BUCKET = "mlx-objects"
-STORES = ("s3", "gcs", "blob")
+STORES = ("s3", "gcs", "blob", "folder")
 
 
 @dataclass
@@ -89,9 +89,29 @@ def blob_harness(azurite: AzuriteServer, proxy: FaultProxy) -> Harness:
     )
 
 
+def folder_harness(root: Path) -> Harness:
+    from mlx.runner.folders import FolderStore
+
+    class Counted(FolderStore):  # counts the writes that reach the folder
+        writes = 0
+
+        def put_file(self, key: str, path: Path) -> None:
+            Counted.writes += 1
+            super().put_file(key, path)
+
+        def put_bytes(self, key: str, data: bytes) -> None:
+            Counted.writes += 1
+            super().put_bytes(key, data)
+
+    store = Counted(root, "s3", BUCKET)
+    return Harness(store, lambda: Counted.writes, lambda key: store.path(key).unlink())
+
+
 @pytest.fixture(params=STORES)
-def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    if request.param == "s3":
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    if request.param == "folder":
+        yield folder_harness(tmp_path / "buckets")
+    elif request.param == "s3":
         yield s3_harness(request.getfixturevalue("aws"))
     elif request.param == "gcs":
         yield gcs_harness(request.getfixturevalue("gcs"))
