@@ -58,11 +58,20 @@ def _root(
 
 
 def _load(
-    spec: Path, provider: Optional[str], overrides: Optional[list[str]], profile: Optional[str]
+    spec: Path,
+    provider: Optional[str],
+    overrides: Optional[list[str]],
+    profile: Optional[str],
+    rehearse: bool = False,
 ) -> Any:
     from mlx.spec import load_spec
 
-    return load_spec(spec, overrides or [], provider=provider, profile=profile)
+    defaults = None
+    if rehearse:  # no cloud is called: stand-in names where the user gave none
+        from mlx.providers import rehearsal_defaults
+
+        defaults = dict(rehearsal_defaults())
+    return load_spec(spec, overrides or [], provider=provider, profile=profile, defaults=defaults)
 
 
 def _store() -> Any:
@@ -94,7 +103,7 @@ def train(
     """Run a training job and stream its logs until it ends."""
     from mlx import commands
 
-    job_spec = _load(spec, provider, set_, profile)
+    job_spec = _load(spec, provider, set_, profile, rehearse)
     if dry_run:
         commands.print_translation(job_spec, json_)
         return
@@ -122,7 +131,7 @@ def tune(
         return
     if spec is None:
         raise typer.BadParameter("give a SPEC, or --resume JOB", param_hint="SPEC")
-    job_spec = _load(spec, provider, set_, profile)
+    job_spec = _load(spec, provider, set_, profile, rehearse)
     if dry_run:
         commands.print_translation(job_spec, json_, tuning=True)
         return

@@ -90,6 +90,9 @@ class Provider:
         runner: ``module:Class`` of its platform runner (``mlx.runner.host.PlatformRunner``):
             runs its requests on this machine the way the platform would (``--rehearse``,
             and the emulated clouds of the tests); None when it has none.
+        rehearsal_settings: settings a rehearsal uses where neither the spec nor the config
+            file gives them (a bucket, a project): no cloud is called, so any valid name
+            serves, and ``--rehearse`` works without an account.
         rank: where it is listed (``mlx doctor``, ``mlx price``): lower first, then by name.
     """
 
@@ -108,6 +111,7 @@ class Provider:
     uri_schemes: tuple[str, ...] = ()
     runtime_adapter: Optional[str] = None
     runner: Optional[str] = None
+    rehearsal_settings: tuple[tuple[str, str], ...] = ()
 
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities
@@ -231,6 +235,11 @@ def default_name() -> str:
 def runs_here(name: str) -> bool:
     """Whether provider ``name``'s jobs run on this machine."""
     return get(name).can(Capability.RUNS_HERE)
+
+
+def rehearsal_defaults() -> dict[str, dict[str, str]]:
+    """Each rehearsable provider's ``rehearsal_settings``, as spec blocks."""
+    return {p.name: dict(p.rehearsal_settings) for p in providers() if p.runner}
 
 
 def with_capability(capability: Capability) -> list[Provider]:

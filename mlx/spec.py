@@ -528,6 +528,7 @@ def load_spec(
     overrides: Optional[list[str]] = None,
     provider: Optional[str] = None,
     profile: Optional[str] = None,
+    defaults: Optional[dict[str, Any]] = None,
 ) -> JobSpec:
     """Load, merge and validate a spec file.
 
@@ -536,6 +537,8 @@ def load_spec(
         overrides: ``KEY=VALUE`` strings from ``--set``; VALUE is parsed as YAML.
         provider: ``--provider``; wins over ``$MLX_PROVIDER``, the spec and the config file.
         profile: the config-file profile to use (default ``$MLX_PROFILE``).
+        defaults: fields under everything else, even the config file (``--rehearse``'s
+            stand-in settings).
 
     Raises:
         SpecError: naming file, line and field path, with a hint.
@@ -562,7 +565,7 @@ def load_spec(
     config = load_config(profile)
     check_config_keys(config)
     config_defaults = {k: v for k, v in config.items() if k in ("provider", *settings_blocks())}
-    data = deep_merge(config_defaults, doc.data)
+    data = deep_merge(deep_merge(defaults or {}, config_defaults), doc.data)
     overridden: dict[tuple[str, ...], str] = {}
     for item in overrides or []:
         key_path, value = parse_override(item)

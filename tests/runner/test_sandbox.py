@@ -125,12 +125,12 @@ def test_docker_runs_the_real_image_with_the_same_mounts_and_variables_by_name()
     argv = DockerRuntime().command(container)
     assert argv[-2:] == ["123.dkr.ecr.us-east-1.amazonaws.com/train:1", "train"]
     assert "--entrypoint" not in argv  # the image's own entrypoint runs `train`
-    assert ["--volume", "/jobs/j/ml:/opt/ml"] == argv[argv.index("--volume") :][:2]
+    assert argv[argv.index("--volume") :][:2] == ["--volume", "/jobs/j/ml:/opt/ml"]
     assert "s3cr3t" not in " ".join(argv)  # values pass through the environment
     override = DockerRuntime().command(
         Container(image="img", entrypoint=["python", "-m", "x"], args=["--a"])
     )
-    assert override[-5:] == ["--entrypoint", "python", "img", "-m", "x", "--a"][-5:]
+    assert override[-6:] == ["--entrypoint", "python", "img", "-m", "x", "--a"]
 
 
 def test_fetch_copies_one_object_or_a_prefix_and_never_a_neighbour(tmp_path: Path) -> None:
