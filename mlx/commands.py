@@ -258,7 +258,17 @@ def list_jobs(
     if not records:
         err.print("No jobs.")
         return
-    table = Table("id", "provider", "state", "created", "duration", box=None, header_style="bold")
+    from rich.table import Column
+
+    table = Table(
+        "id",
+        Column("provider", no_wrap=True),
+        "state",
+        "created",
+        "duration",
+        box=None,
+        header_style="bold",
+    )
     for r in records:
         duration = (r.ended_at or time.time()) - r.created_at
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at))

@@ -216,6 +216,11 @@ def run(
     subdir = environ.get(config.get("checkpoint_subdir_env") or "")
     if subdir:  # trials sharing one checkpoint location keep one directory each
         config["checkpoint_dir"] = os.path.join(config["checkpoint_dir"], subdir)
+    if config.get("checkpoint_per_node") and int(config["num_nodes"]) > 1:
+        # The nodes share one checkpoint location (SageMaker's CheckpointConfig): each keeps
+        # its own folder in it, so none overwrites another's files.
+        node = "node-%d" % int(config["node_rank"])
+        config["checkpoint_dir"] = os.path.join(config["checkpoint_dir"], node)
     env = {**environ, **job_environment(config, environ)}
     for key in ("model_dir", "checkpoint_dir", "output_dir"):
         os.makedirs(config[key], exist_ok=True)

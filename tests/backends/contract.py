@@ -1,14 +1,16 @@
 """The backend contract: one scenario, proven through the real CLI for every backend.
 
 Like fsspec's ``AbstractCopyTests``: a backend's tests subclass ``BackendContract``, give it
-their fixtures and fill in a few small hooks saying how *this* provider makes a job do what
-``SCRIPT`` does (on local the script really runs; on a cloud the test server plays it):
+their fixtures and fill in a few small hooks. ``SCRIPT`` really runs on every provider: on
+local as a local job, on a cloud in its emulated service, which executes what mlx sent
+through the platform runner (``mlx.runner``) the way that platform runs containers.
 
 - ``spec_fields()``: the provider's part of the spec (``provider:``, ``image:``, settings);
-- ``play_training()``: runs in a thread while ``mlx train`` follows the first job; makes it
-  print ``node_lines(n)`` on each of ``NODES`` nodes, hold ``ARTIFACT`` and succeed;
-- ``play_tuning()``: the same for ``mlx tune``: ``len(OBJECTIVES)`` trials, trial ``i``
-  with ``x = OBJECTIVES[i]`` printing ``loss=<x>`` and holding ``ARTIFACT`` = ``loss=<x>``.
+- ``tuner_objectives()``: the objective values the platform's own tuner received, one per
+  trial (None where mlx is the tuner).
+
+The script records what it saw (argv, whether its code is in the working directory, the
+contract's variables) in ``model/seen.json``; the tests pull it and check it.
 
 A job started with ``--set hyperparameters.hold=600`` must keep running until cancelled.
 """
@@ -17,11 +19,8 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -34,13 +33,27 @@ ARTIFACT = "model/weights.txt"
 TRAINED = "weights of the contract job\n"
 OBJECTIVES = (0.5, 0.2, 0.3)
 
+SEEN = "model/seen.json"
+SEEN_VARIABLES = (
+    "MLX_JOB_ID", "MLX_NUM_NODES", "MLX_NODE_RANK", "SM_CURRENT_HOST", "SM_HOSTS",
+    "MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "NODE_RANK", "LOCAL_RANK",
+)  # fmt: skip
 SCRIPT = f"""
-import argparse, os, time
+import argparse, json, os, sys, time
 parser = argparse.ArgumentParser()
+parser.add_argument("--lr", type=float, required=True)
 parser.add_argument("--hold", type=float, default=0)
 parser.add_argument("--x", type=float, default=None)
 args = parser.parse_args()
 rank = int(os.environ["MLX_NODE_RANK"])
+if rank == 0:
+    seen = {{
+        "argv": sys.argv[1:],
+        "code_in_cwd": os.path.isfile("job.py"),
+        "env": {{k: os.environ.get(k) for k in {SEEN_VARIABLES!r}}},
+    }}
+    with open(os.path.join(os.environ["MLX_MODEL_DIR"], "seen.json"), "w") as f:
+        json.dump(seen, f)
 time.sleep(args.hold)
 model = os.path.join(os.environ["MLX_MODEL_DIR"], "weights.txt")
 if args.x is not None:
@@ -76,11 +89,13 @@ class BackendContract:
     def spec_fields(self) -> dict[str, Any]:
         return {}
 
-    def play_training(self) -> None:
-        """Runs beside `mlx train` (see the module docstring); local needs nothing."""
+    # The job runs through mlx's bootstrap, which sets the contract's variables (a toy
+    # provider that runs the script bare says False: its argv and files are still checked).
+    bootstrap = True
 
-    def play_tuning(self) -> None:
-        """Runs beside `mlx tune` (see the module docstring); local needs nothing."""
+    def tuner_objectives(self) -> list[float] | None:
+        """The objectives the platform's tuner received, in trial order; None for local."""
+        return None
 
     # -- the scenario ------------------------------------------------------------------
 
@@ -91,6 +106,7 @@ class BackendContract:
             "name": "contract",
             "command": "python job.py",
             "code": "./code",
+            "hyperparameters": {"lr": 0.1},
             "resources": {"nodes": NODES},
             "metrics": [{"name": "loss"}],
             "tune": {
@@ -104,28 +120,10 @@ class BackendContract:
         }
         return write(tmp_path / "project" / "job.yaml", yaml.safe_dump(doc, sort_keys=False))
 
-    @contextmanager
-    def playing(self, play: Callable[[], None]) -> Iterator[None]:
-        failures: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                play()
-            except BaseException as e:  # reported in the test's thread
-                failures.append(e)
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        yield
-        thread.join(timeout=30)
-        if failures:
-            raise failures[0]
-
     def test_train_follows_two_nodes_pulls_one_file_and_cancels_another(
         self, mlx: Any, spec: Path, tmp_path: Path
     ) -> None:
-        with self.playing(self.play_training):
-            result = mlx("train", spec)
+        result = mlx("train", spec)
         assert result.exit_code == 0, result.stderr
         job = started(result.stderr)
         shown = [line for line in result.stdout.splitlines() if line.startswith("[node-")]
@@ -140,6 +138,15 @@ class BackendContract:
         assert pulled.exit_code == 0, pulled.stderr
         assert json.loads(pulled.stdout)["downloaded"] == [ARTIFACT]
         assert (dest / ARTIFACT).read_text() == TRAINED
+        seen = self.pull_seen(mlx, job, tmp_path / "seen")
+        assert seen["argv"] == ["--lr", "0.1"]
+        assert seen["code_in_cwd"], "the working directory is the code folder"
+        if self.bootstrap:
+            env = seen["env"]
+            assert env["MLX_JOB_ID"] == job
+            assert (env["MLX_NUM_NODES"], env["MLX_NODE_RANK"]) == (str(NODES), "0")
+            assert (env["WORLD_SIZE"], env["RANK"], env["NODE_RANK"]) == (str(NODES), "0", "0")
+            assert env["LOCAL_RANK"] == "0" and env["MASTER_ADDR"] and env["MASTER_PORT"]
         again = mlx("pull-artifacts", job, "--include", ARTIFACT, "--dest", dest, "--json")
         assert json.loads(again.stdout)["skipped"] == [ARTIFACT]
 
@@ -155,8 +162,7 @@ class BackendContract:
     def test_tune_three_trials_then_status_logs_and_artifacts_of_the_best(
         self, mlx: Any, spec: Path, tmp_path: Path
     ) -> None:
-        with self.playing(self.play_tuning):
-            result = mlx("tune", spec, "--json")
+        result = mlx("tune", spec, "--json")
         assert result.exit_code == 0, result.stderr
         summary = json.loads(result.stdout)
         job = summary["id"]
@@ -176,3 +182,15 @@ class BackendContract:
         pulled = mlx("pull-artifacts", job, "--trial", "best", "-i", ARTIFACT, "--dest", dest)
         assert pulled.exit_code == 0, pulled.stderr
         assert (dest / ARTIFACT).read_text() == f"loss={best['objective']!r}"
+        seen = self.pull_seen(mlx, job, tmp_path / "seen-best", "--trial", "best")
+        assert seen["argv"] == ["--lr", "0.1", "--x", repr(best["params"]["x"])]
+        assert seen["code_in_cwd"], "the working directory is the code folder"
+        received = self.tuner_objectives()
+        if received is not None:
+            assert sorted(received) == sorted(t["objective"] for t in trials)
+
+    def pull_seen(self, mlx: Any, job: str, dest: Path, *flags: str) -> dict[str, Any]:
+        pulled = mlx("pull-artifacts", job, *flags, "--include", SEEN, "--dest", dest)
+        assert pulled.exit_code == 0, pulled.stderr
+        seen: dict[str, Any] = json.loads((dest / SEEN).read_text())
+        return seen

@@ -13,6 +13,8 @@ SageMaker, CloudWatch Logs and S3 are reached with plain boto3 over real HTTP th
   as SageMaker does;
 - answers ``FilterLogEvents`` itself, as CloudWatch does: ``logStreamNamePrefix``
   honoured, streams interleaved by time, pages of ``log_page_size`` events;
+- executes the jobs it accepts, when asked (``execute_jobs``: ``aws_runs.JobRuns`` runs
+  each create through mlx's SageMaker runner; ``Stop*`` cancels the run);
 - records the parsed body of every JSON-protocol request (``requests("CreateTrainingJob")``);
 - injects faults from ``plan`` (a ``faults.FaultPlan``). The operation a fault matches is
   the JSON-protocol action for SageMaker and CloudWatch Logs (``DescribeTrainingJob``,
@@ -47,7 +49,9 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from mlx.backends.sagemaker.runner import SandboxImage
 from tests.emulators import aws_rules
+from tests.emulators.aws_runs import JobRuns
 from tests.emulators.aws_sagemaker import ApiError, SageMakerJobs
 from tests.emulators.faults import Fault, FaultPlan, corrupted
 
@@ -96,6 +100,7 @@ class AwsServer:
         self._log_cache: Optional[tuple[Any, list[dict[str, Any]], list[tuple[int, int]]]] = None
         self._lock = threading.RLock()
         self._moto = DomainDispatcherApplication(create_backend_app)
+        self.runs: Optional[JobRuns] = None
         self._server: Optional[BaseWSGIServer] = None
         self._thread: Optional[threading.Thread] = None
 
@@ -113,6 +118,7 @@ class AwsServer:
         return self
 
     def stop(self) -> None:
+        self._stop_runs()
         if self._server is not None and self._thread is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -126,6 +132,7 @@ class AwsServer:
 
     def reset(self) -> None:
         """Forget every resource, fault, recorded request and setting (between tests)."""
+        self._stop_runs()
         with self._lock:
             moto_api_backend.reset()  # what POST /moto-api/reset does, without the HTTP
             self.plan.clear()
@@ -134,7 +141,19 @@ class AwsServer:
             self._log_cache = None
             self._requests.clear()
 
+    def _stop_runs(self) -> None:
+        runs, self.runs = self.runs, None
+        if runs is not None:
+            runs.stop_all()
+
     # ---- what tests call
+
+    def execute_jobs(self, image: Optional[SandboxImage] = None) -> JobRuns:
+        """From now until ``reset``: every training or tuning job created runs for real
+        (``aws_runs``), its image being ``image`` (default: one with the training toolkit)."""
+        self._stop_runs()
+        self.runs = JobRuns(self, image)
+        return self.runs
 
     def requests(self, action: str) -> list[dict[str, Any]]:
         """Parsed JSON bodies of the ``action`` requests that reached the service, in order,
@@ -301,10 +320,16 @@ class AwsServer:
         with self._lock:
             answer = self.sagemaker.answer(call.action, call.body, call.region)
             if answer is not None:
+                stopped = self.runs.stopping(call.action, call.body) if self.runs else None
+                if stopped is not None:
+                    # The run ends the job (Stopped) once its containers have stopped.
+                    self.sagemaker.stopping.pop(stopped, None)
                 return _json(200, answer)
             reply = self._forward(environ)
             if reply.ok:
                 self.sagemaker.after(call.action, call.body, call.region)
+                if self.runs is not None:
+                    self.runs.created(call.action, call.body, call.region)
             return reply
 
     def _forward(self, environ: dict[str, Any]) -> _Reply:

@@ -34,6 +34,8 @@ def toy_registered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 class TestToyContract(BackendContract):
     """The toy cloud runs the contract's script for real (see tests/providers/toy)."""
 
+    bootstrap = False  # the toy runs the script bare, without mlx's bootstrap
+
     @pytest.fixture(autouse=True)
     def _fast(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("MLX_PACING", "fast")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.conftest import REPO
 
@@ -64,9 +65,9 @@ def mlx_home() -> str:
 @pytest.mark.parametrize("cloud", CLOUDS)
 def test_a_rehearsed_job_is_cancelled_like_any_other(mlx: Any, cloud: str, tmp_path: Path) -> None:
     spec = tmp_path / "hold.yaml"
-    spec.write_text(
-        "name: hold\nimage: python:3.11-slim\ncommand: python -c 'import time; time.sleep(600)'\n"
-    )
+    doc = yaml.safe_load(QUICKSTART.read_text())  # its images: each cloud's own
+    doc = {"name": "hold", "image": doc["image"], "command": "sleep 600"}
+    spec.write_text(yaml.safe_dump(doc))
     started = mlx("train", spec, "-p", cloud, "--rehearse", "--detach", "--json")
     assert started.exit_code == 0, started.stderr
     job = json.loads(started.stdout)["id"]

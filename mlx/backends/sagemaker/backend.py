@@ -39,6 +39,7 @@ from mlx.cloud.plan import stage
 from mlx.errors import MlxError
 from mlx.model import (
     Artifact,
+    JobKind,
     JobRecord,
     JobStatus,
     LogLine,
@@ -50,6 +51,7 @@ from mlx.model import (
 from mlx.spec import JobSpec
 
 if TYPE_CHECKING:
+    from mlx.runner.host import Stores
     from mlx.transfer import PullResult
 
 
@@ -113,6 +115,20 @@ class SageMakerBackend(Backend):
             lambda: _describe(sm, name, tuning=True),
         )
         return _submission(name, plan.layout, aws)
+
+    def stage_rehearsal(
+        self, spec: JobSpec, job_id: str, kind: JobKind, stores: Stores
+    ) -> dict[str, Any]:
+        """Stage into ``stores`` what submit stages in S3 (the same plan, the same ``stage``),
+        and return the request submit would send."""
+        tuning = kind == JobKind.TUNING
+        plan = (tuning_plan if tuning else training_plan)(spec, job_id, resolve_secrets(spec))
+        _warn(plan)
+        store, _ = stores(plan.layout.job_uri)
+        stage(store, plan)
+        if tuning:
+            with_region(plan.request, plan.target or "us-east-1")
+        return plan.request
 
     def _prepare(self, spec: JobSpec, plan: SageMakerPlan) -> AwsClients:
         """Warn about the instance choice, then stage inputs, code, bootstrap and config."""

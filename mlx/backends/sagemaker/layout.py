@@ -6,12 +6,15 @@ One prefix per job, ``s3://<bucket>/<prefix>/<job>/``::
     <job>/output/...            the output dir, uncompressed too with CompressionType NONE
                                 (https://docs.aws.amazon.com/sagemaker/latest/dg/
                                 model-train-storage-uncompressed.html)
-    checkpoints/...             synced while the job runs
-    _mlx/                       mlx's staging: the bootstrap zipapp and runtime.json
+    checkpoints/...             synced while the job runs (node-<rank>/... per node of a
+                                multi-node job)
+    _mlx/                       mlx's staging: the bootstrap zipapp, runtime.json and the
+                                tuning trials' program (mlx_entry.py)
 
-Trials of a tuning job write under the tuning job's prefix: ``<trial>/output/...`` and
-``checkpoints/<trial>/``. Local inputs and the code dir are staged content-addressed, once,
-under ``s3://<bucket>/<prefix>/inputs/<sha256>/``.
+Trials of a tuning job write under the tuning job's prefix: ``<trial>/output/...``; their
+checkpoints stay on their instances (a tuning job has one CheckpointConfig for all trials,
+restored whole into each: see tuning.py). Local inputs and the code dir are staged
+content-addressed, once, under ``s3://<bucket>/<prefix>/inputs/<sha256>/``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ CHANNELS_DIR = "/opt/ml/input/data"
 BOOTSTRAP_CHANNEL = "mlx"
 CODE_CHANNEL = "code"
 RESERVED_CHANNELS = (BOOTSTRAP_CHANNEL, CODE_CHANNEL)
-TOOLKIT_ARCHIVE = "sourcedir.tar.gz"
 STAGING = "_mlx"
 
 # The in-job contract's paths on SageMaker (see mlx.runtime.contract).
@@ -40,6 +42,8 @@ def channel_dir(name: str) -> str:
 
 
 BOOTSTRAP_PATH = f"{channel_dir(BOOTSTRAP_CHANNEL)}/{BOOTSTRAP_NAME}"
+TOOLKIT_ENTRY_NAME = "mlx_entry.py"  # the tuning trials' program (staging.py)
+TOOLKIT_ENTRY_PATH = f"{channel_dir(BOOTSTRAP_CHANNEL)}/{TOOLKIT_ENTRY_NAME}"
 RUNTIME_PATH = f"{channel_dir(BOOTSTRAP_CHANNEL)}/{RUNTIME_NAME}"
 # ContainerEntrypoint strings are at most 256 characters each, so the bootstrap cannot be
 # inlined: it arrives as the `mlx` channel and runs with the image's own Python.

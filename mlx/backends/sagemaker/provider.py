@@ -16,6 +16,13 @@ PROVIDER = Provider(
     extra="sagemaker",
     sdk_modules=("boto3",),
     settings="mlx.backends.sagemaker.settings:SageMakerSettings",
+    runner="mlx.backends.sagemaker.runner:SageMakerRunner",
+    # No call is made: any valid names serve (the account is SageMaker's documentation one).
+    rehearsal_settings=(
+        ("role", "arn:aws:iam::123456789012:role/mlx-rehearsal"),
+        ("bucket", "mlx-rehearsal"),
+        ("region", "us-east-1"),
+    ),
     credentials="mlx.backends.sagemaker.provider:find_credentials",
     login_hint="aws configure (or set AWS_PROFILE)",
     rank=10,

@@ -85,6 +85,7 @@ def training_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> SageMa
 def definition(
     spec: JobSpec, where: Layout, secrets: dict[str, str], *, tuning: bool
 ) -> Definition:
+    refuse_outputs(spec, where)
     channels, inputs, uploads = input_channels(spec, where)
     resources, gpus, warnings = resource_config(spec)
     common: dict[str, Any] = {
@@ -216,6 +217,21 @@ def stopping_condition(spec: JobSpec) -> dict[str, Any]:
     return condition
 
 
+def refuse_outputs(spec: JobSpec, where: Layout) -> None:
+    """``outputs:`` locations cannot be honoured: SageMaker puts the model and output data
+    under ``OutputDataConfig.S3OutputPath/<job>/output/`` and every node's checkpoints at
+    one CheckpointConfig.S3Uri (none per trial), so mlx keeps all of a job's files under its
+    own prefix, where ``pull-artifacts`` finds them; a location it would ignore is refused."""
+    for kind, given in spec.outputs.items():
+        if given is not None:
+            raise SpecError(
+                f"`outputs.{kind}`: a SageMaker job's {kind} goes under the job's prefix "
+                f"({where.job_uri}), not {given}",
+                hint="Choose where with `sagemaker.bucket` and `sagemaker.prefix`; "
+                "`mlx pull-artifacts` fetches the files from there.",
+            )
+
+
 def output_config(spec: JobSpec, where: Layout) -> dict[str, Any]:
     # NONE: the model dir is uploaded file by file, so `pull-artifacts -i model/x` fetches
     # one file instead of a model.tar.gz holding everything.
@@ -232,7 +248,12 @@ def environment(spec: JobSpec, secrets: dict[str, str], *, tuning: bool) -> dict
     env = {**spec.env, **secrets}
     if tuning:
         limits.check_mapping(
-            env, "env", limits.TUNING_ENVIRONMENT, "variables", scope=" in a tuning job"
+            env,
+            "env",
+            limits.TUNING_ENVIRONMENT,
+            "variables",
+            ("SAGEMAKER_PROGRAM",),  # the trials' program (tuning.py)
+            scope=" in a tuning job",
         )
     else:
         limits.check_mapping(env, "env", limits.ENVIRONMENT, "variables")
@@ -268,6 +289,9 @@ def runtime_config(spec: JobSpec, job_id: str, parts: Definition) -> dict[str, A
         num_gpus=parts.num_gpus,
         failure_file=paths.FAILURE_FILE,
         resource_config=paths.RESOURCE_CONFIG,
+        # Every node syncs CheckpointConfig.LocalPath to the one S3Uri: a multi-node job's
+        # nodes checkpoint in node-<rank>/ each.
+        checkpoint_per_node=True,
     )
     if spec.code is not None:
         config["workdir"] = paths.channel_dir(paths.CODE_CHANNEL)

@@ -30,7 +30,7 @@ from mlx.backends.sagemaker.render import (
     tags,
 )
 from mlx.backends.sagemaker.settings import settings_of
-from mlx.backends.sagemaker.staging import TOOLKIT_ENTRY, toolkit_archive
+from mlx.backends.sagemaker.staging import toolkit_entry
 from mlx.backends.sagemaker.states import training_state
 from mlx.cloud.plan import Plan
 from mlx.errors import SpecError
@@ -41,14 +41,12 @@ from mlx.spec import JobSpec, Parameter, Tune
 STRATEGIES = {"bayesian": "Bayesian", "random": "Random", "grid": "Grid", "hyperband": "Hyperband"}
 _SCALING = {"linear": "Linear", "log": "Logarithmic"}
 # The training toolkit's own static hyperparameters (sagemaker_training/params.py in
-# aws/sagemaker-training-toolkit): the entry script, the archive holding it, and the region
-# the toolkit downloads that archive from (``sagemaker_region`` becomes SAGEMAKER_REGION,
-# which ``files.s3_download`` reads when AWS_REGION is unset). They count toward the 100.
-TOOLKIT_PROGRAM, TOOLKIT_SOURCE, TOOLKIT_REGION = (
-    "sagemaker_program",
-    "sagemaker_submit_directory",
-    "sagemaker_region",
-)
+# aws/sagemaker-training-toolkit): the entry script (an absolute path: see staging.py) and
+# the job's region (``sagemaker_region`` becomes SAGEMAKER_REGION in the container). They
+# count toward the 100. The same program goes in the Environment as SAGEMAKER_PROGRAM,
+# which the toolkit reads first.
+TOOLKIT_PROGRAM, TOOLKIT_REGION = ("sagemaker_program", "sagemaker_region")
+TOOLKIT_PROGRAM_ENV = "SAGEMAKER_PROGRAM"
 # Static hyperparameters SageMaker's Hyperband reads MaxResource from when none is given
 # (HyperbandStrategyConfig.MaxResource in botocore's service model).
 EPOCHS_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
@@ -74,12 +72,18 @@ def tuning_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> SageMake
     image = images.training_image(spec, tuning=True)
     config = tuning_config(spec, tune)
     parts = definition(spec, where, secrets, tuning=True)
+    parts.common["Environment"][TOOLKIT_PROGRAM_ENV] = paths.TOOLKIT_ENTRY_PATH
+    # One CheckpointConfig serves every trial, and SageMaker restores all of its S3Uri into
+    # each new trial (https://docs.aws.amazon.com/sagemaker/latest/dg/model-checkpoints.html):
+    # trial k would start with trials 1..k-1's checkpoints. A trial's checkpoints stay on
+    # its own instance instead.
+    del parts.common["CheckpointConfig"]
     region = settings_of(spec).region
     request = {
         "HyperParameterTuningJobName": name,
         "HyperParameterTuningJobConfig": config,
         "TrainingJobDefinition": {
-            "StaticHyperParameters": static_hyperparameters(spec, where.staging_uri, region),
+            "StaticHyperParameters": static_hyperparameters(spec, region),
             "AlgorithmSpecification": {
                 "TrainingImage": image,
                 "TrainingInputMode": INPUT_MODE,
@@ -100,13 +104,10 @@ def tuning_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> SageMake
         float_hyperparameters=[k for k, p in tune.parameters.items() if p.type == "float"],
         # The local tuner's order: the spec's hyperparameters, then the tuned-only ones.
         hyperparameter_order=list({**spec.hyperparameters, **tune.parameters}),
-        # Trials share the tuning job's CheckpointConfig: each keeps its own subdirectory
-        # (SageMaker sets TRAINING_JOB_NAME in the container).
-        checkpoint_subdir_env="TRAINING_JOB_NAME",
     )
-    # Trials start through the toolkit, which unpacks this archive into their working dir.
+    # Trials start through the toolkit, which runs this file of the `mlx` channel.
     toolkit = {
-        where.staging_uri + paths.TOOLKIT_ARCHIVE: toolkit_archive(
+        where.staging_uri + paths.TOOLKIT_ENTRY_NAME: toolkit_entry(
             paths.BOOTSTRAP_PATH, paths.RUNTIME_PATH
         )
     }
@@ -213,19 +214,14 @@ def _ints(param: Parameter) -> tuple[int, int]:
     return int(param.min or 0), int(param.max or 0)
 
 
-def static_hyperparameters(
-    spec: JobSpec, staging_uri: str, region: Optional[str]
-) -> dict[str, str]:
+def static_hyperparameters(spec: JobSpec, region: Optional[str]) -> dict[str, str]:
     tuned = set(spec.tune.parameters) if spec.tune else set()
     static = {k: v for k, v in spec.hyperparameters.items() if k not in tuned}
     encoded = encode_for_sagemaker(static)
-    own = (TOOLKIT_PROGRAM, TOOLKIT_SOURCE, TOOLKIT_REGION)
+    own = (TOOLKIT_PROGRAM, TOOLKIT_REGION)
     limits.check_mapping(encoded, "hyperparameters", limits.HYPERPARAMETERS, "entries", own)
     # The training toolkit's entries (JSON strings, as the sagemaker SDK sends them).
-    toolkit = {
-        TOOLKIT_PROGRAM: json.dumps(TOOLKIT_ENTRY),
-        TOOLKIT_SOURCE: json.dumps(staging_uri + paths.TOOLKIT_ARCHIVE),
-    }
+    toolkit = {TOOLKIT_PROGRAM: json.dumps(paths.TOOLKIT_ENTRY_PATH)}
     if region:
         toolkit[TOOLKIT_REGION] = json.dumps(region)
     return {**encoded, **toolkit}

@@ -9,10 +9,8 @@ a tuning trial. The script must see the argv the local provider gives it.
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
-import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -127,13 +125,9 @@ def test_tuning_trial_on_node_2_of_2_gives_the_local_argv(
         Path(ml) / "input/config/resourceconfig.json",
         json.dumps({"current_host": "algo-2", "hosts": ["algo-1", "algo-2"]}),
     )
-    # The training toolkit fetches sagemaker_submit_directory into /opt/ml/code and runs
-    # sagemaker_program with the hyperparameters as arguments.
-    source = json.loads(definition["StaticHyperParameters"]["sagemaker_submit_directory"])
-    archive = sm.client("s3").get_object(Bucket=BUCKET, Key=source[len(f"s3://{BUCKET}/") :])
-    with tarfile.open(fileobj=io.BytesIO(archive["Body"].read())) as tar:
-        entry = tar.extractfile("mlx_entry.py").read().decode().replace("/opt/ml", ml)
-    program = write(Path(ml) / "code" / "mlx_entry.py", entry)
+    # The training toolkit runs SAGEMAKER_PROGRAM (an absolute path into the `mlx` channel)
+    # with the hyperparameters as arguments.
+    program = definition["Environment"]["SAGEMAKER_PROGRAM"].replace("/opt/ml", ml)
     seen = run(
         ["python", str(program), "--lr", "1", "--optimizer", '"true"'],
         TRAINING_JOB_NAME="trial-001-abcdef12",
@@ -146,4 +140,4 @@ def test_tuning_trial_on_node_2_of_2_gives_the_local_argv(
     assert seen["argv"][:2] == ["--lr", "1.0"]
     assert (seen["rank"], seen["nodes"]) == ("1", "2")
     assert json.loads(seen["hosts"]) == ["algo-1", "algo-2"]
-    assert seen["checkpoints"] == f"{ml}/checkpoints/trial-001-abcdef12"
+    assert seen["checkpoints"] == f"{ml}/checkpoints/node-1"  # node 2's own folder

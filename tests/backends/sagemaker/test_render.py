@@ -163,14 +163,14 @@ def test_tuning_request_ranges_strategy_and_encoded_statics(mlx: Any, tmp_path: 
         "RandomSeed": 5,
     }
     definition = request["TrainingJobDefinition"]
-    job = next(t["Value"] for t in request["Tags"] if t["Key"] == "mlx-job-id")
     assert definition["StaticHyperParameters"] == {
         "layers": "[64, 32]",
         "use-amp": "true",
-        "sagemaker_program": '"mlx_entry.py"',
-        "sagemaker_submit_directory": f'"s3://{BUCKET}/mlx/{job}/_mlx/sourcedir.tar.gz"',
+        "sagemaker_program": '"/opt/ml/input/data/mlx/mlx_entry.py"',
         "sagemaker_region": '"us-east-1"',
     }
+    assert definition["Environment"]["SAGEMAKER_PROGRAM"] == "/opt/ml/input/data/mlx/mlx_entry.py"
+    assert "CheckpointConfig" not in definition  # one for all trials: each would get all
     assert "ContainerEntrypoint" not in definition["AlgorithmSpecification"]
     assert definition["ResourceConfig"]["InstanceCount"] == 2
     assert definition["EnableManagedSpotTraining"] is True

@@ -156,33 +156,33 @@ def env(count: int) -> dict[str, str]:
 def test_a_tuning_job_takes_48_variables_a_training_job_100(
     mlx: Any, sm: AwsServer, tmp_path: Path
 ) -> None:
-    spec = sagemaker_spec(tmp_path, env=env(49), metrics=[{"name": "loss"}], tune=TUNE)
+    # mlx's own SAGEMAKER_PROGRAM (the trials' program) is one of the 48.
+    spec = sagemaker_spec(tmp_path, env=env(48), metrics=[{"name": "loss"}], tune=TUNE)
     refused(
         mlx,
         sm,
         spec,
-        "`env` has 49 variables; SageMaker allows at most 48 in a tuning job",
+        "`env` has 48 variables plus mlx's own 1 (SAGEMAKER_PROGRAM): 49; SageMaker allows at "
+        "most 48 in a tuning job",
         tune=True,
     )
-    assert len(submitted(mlx, sm, spec)["Environment"]) == 49  # a training job: up to 100
-    spec = sagemaker_spec(tmp_path, env=env(48), metrics=[{"name": "loss"}], tune=TUNE)
+    assert len(submitted(mlx, sm, spec)["Environment"]) == 48  # a training job: up to 100
+    spec = sagemaker_spec(tmp_path, env=env(47), metrics=[{"name": "loss"}], tune=TUNE)
     assert len(submitted(mlx, sm, spec, tune=True)["TrainingJobDefinition"]["Environment"]) == 48
 
 
-def test_static_hyperparameters_count_mlx_own_three(
-    mlx: Any, sm: AwsServer, tmp_path: Path
-) -> None:
-    many = {f"h{i}": i for i in range(98)}
+def test_static_hyperparameters_count_mlx_own_two(mlx: Any, sm: AwsServer, tmp_path: Path) -> None:
+    many = {f"h{i}": i for i in range(99)}
     spec = sagemaker_spec(tmp_path, hyperparameters=many, metrics=[{"name": "loss"}], tune=TUNE)
     refused(
         mlx,
         sm,
         spec,
-        "`hyperparameters` has 98 entries plus mlx's own 3 (sagemaker_program, "
-        "sagemaker_submit_directory, sagemaker_region): 101; SageMaker allows at most 100",
+        "`hyperparameters` has 99 entries plus mlx's own 2 (sagemaker_program, "
+        "sagemaker_region): 101; SageMaker allows at most 100",
         tune=True,
     )
-    del many["h97"]
+    del many["h98"]
     spec = sagemaker_spec(tmp_path, hyperparameters=many, metrics=[{"name": "loss"}], tune=TUNE)
     static = submitted(mlx, sm, spec, tune=True)["TrainingJobDefinition"]["StaticHyperParameters"]
     assert len(static) == 100
