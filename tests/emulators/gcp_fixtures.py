@@ -10,6 +10,10 @@ environment at them, so every test starts from nothing:
 - ``STORAGE_EMULATOR_HOST``: read by google-cloud-storage itself.
 - ``GOOGLE_CLOUD_PROJECT=test-project``, and no way to find real credentials: no
   ``GOOGLE_APPLICATION_CREDENTIALS``, an empty gcloud config dir, a closed metadata port.
+
+``vertex_runs`` makes the Vertex server run the jobs it creates (``vertex_runs.VertexRuns``):
+the containers mlx asked for, in the sandbox, their lines in the Cloud Logging server and
+their files in the GCS emulator; every run is stopped when the test ends.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import pytest
 from tests.emulators.cloud_logging import LoggingServer
 from tests.emulators.gcs import GcsEmulator
 from tests.emulators.vertex import VertexServer
+from tests.emulators.vertex_runs import VertexRuns
 
 PROJECT = "test-project"
 LOCATION = "us-central1"
@@ -94,3 +99,12 @@ def gcs(
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_server.url)
     yield gcs_server
     gcs_server.reset()
+
+
+@pytest.fixture
+def vertex_runs(
+    vertex: VertexServer, cloud_logging: LoggingServer, gcs: GcsEmulator, tmp_path: Path
+) -> Iterator[VertexRuns]:
+    runs = VertexRuns(vertex, cloud_logging, tmp_path / "vertex-runs", PROJECT).attach()
+    yield runs
+    runs.stop()

@@ -6,9 +6,11 @@ sends (``/v1/projects/{p}/locations/{l}/customJobs[/{id}][:cancel]``, the same f
 ``hyperparameterTuningJobs``) and parses bodies with ``CustomJob.from_json(...,
 ignore_unknown_fields=False)``, so a misspelt field fails here as it fails on Vertex.
 
-Jobs never run: tests drive them with ``set_state`` (or ``auto_advance``), set tuning
-``trials``, read ``requests(rpc)``, ask what a trial's container runs
-(``trial_container``) and add faults to ``plan``.
+By default jobs never run: tests drive them with ``set_state`` (or ``auto_advance``), set
+tuning ``trials``, read ``requests(rpc)``, ask what a trial's container runs
+(``trial_container``) and add faults to ``plan``. With an ``executor`` attached
+(``vertex_runs.VertexRuns``, the ``vertex_runs`` fixture) every created job really runs
+through mlx's Vertex platform runner, and its cancel stops it.
 
 Beyond the proto, the server enforces the documented rules mlx's requests meet, each cited
 beside its check: the boot disk type per machine family (``_disk_problems``), and, with
@@ -154,6 +156,9 @@ class VertexServer:
         self.auto_advance = False  # each GET moves a job one step along ``lifecycle``
         self.lifecycle = ("JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_SUCCEEDED")
         self._requests: list[dict[str, Any]] = []
+        # Runs created jobs (``start(job_id, kind, body)``, ``cancel(job_id)``,
+        # ``running(job_id)``); None: jobs are driven by the tests.
+        self.executor: Optional[Any] = None
         self._lock = threading.RLock()
         self._ids = itertools.count(1_000_000_000_000_000_001)
         self._httpd = QuietHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -348,13 +353,19 @@ class VertexServer:
             parent = f"projects/{self.project_number}/locations/{params['location']}"
             _initialise(job, f"{parent}/{params['kind']}/{job_id}")
             self.jobs[job_id] = job
-            return _to_json(job, query)
+            answer = _to_json(job, query)
+        if self.executor is not None:
+            self.executor.start(job_id, params["kind"], json.loads(body or b"{}"))
+        return answer
 
     def _get(self, params: dict[str, str], query: dict[str, str], body: bytes) -> bytes:
         with self._lock:
             job = self._lookup(params)
             answer = _to_json(job, query)
-            # Step after answering, so callers see each state once (CANCELLING included).
+            # Step after answering, so callers see each state once (CANCELLING included);
+            # a job that really runs ends when its containers have stopped.
+            if self._executing(params["id"]):
+                return answer
             if job.state.name == "JOB_STATE_CANCELLING" or self.auto_advance:
                 self.advance(params["id"])
             return answer
@@ -367,7 +378,12 @@ class VertexServer:
                 raise ApiError(400, message, code="FAILED_PRECONDITION")
             if job.state.name != "JOB_STATE_CANCELLING":
                 self.set_state(params["id"], "JOB_STATE_CANCELLING")
+        if self._executing(params["id"]):
+            self.executor.cancel(params["id"])  # type: ignore[union-attr]
         return b"{}"  # google.protobuf.Empty
+
+    def _executing(self, job_id: str) -> bool:
+        return self.executor is not None and self.executor.running(job_id)
 
     def _list(self, params: dict[str, str], query: dict[str, str], body: bytes) -> bytes:
         _noun, cls, response_cls, field = _KINDS[params["kind"]]

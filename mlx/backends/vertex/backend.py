@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from mlx.backends.base import Backend
 from mlx.backends.common import masked_secrets, resolve_secrets
@@ -55,6 +55,9 @@ from mlx.model import (
 )
 from mlx.spec import JobSpec
 
+if TYPE_CHECKING:
+    from mlx.runner.host import Stores
+
 # request key -> (message class, JobService noun)
 _KINDS = {
     "customJob": ("CustomJob", "custom_job"),
@@ -98,12 +101,7 @@ class VertexBackend(Backend):
 
     def _launch(self, plan: Plan) -> Submission:
         """Parse the request strictly, stage what the job reads, then create it once."""
-        from mlx.console import warn
-
-        key = next(k for k in _KINDS if k in plan.request)
-        message = parse_strictly(key, plan.request[key])
-        for warning in plan.warnings:
-            warn(warning)
+        key, message = checked(plan)
         clients = self.clients(plan.target)
         clients.jobs  # noqa: B018 - missing credentials fail before anything is uploaded
         stage(self._store(clients), plan)
@@ -113,6 +111,17 @@ class VertexBackend(Backend):
             artifacts_uri=plan.layout.job_uri,
             location=plan.target.as_location(),
         )
+
+    def stage_rehearsal(
+        self, spec: JobSpec, job_id: str, kind: JobKind, stores: Stores
+    ) -> dict[str, Any]:
+        """What ``submit`` stages, put into ``stores``; the request it would send."""
+        make = tuning_plan if kind == JobKind.TUNING else training_plan
+        plan = make(spec, job_id, resolve_secrets(spec))
+        checked(plan)
+        store, _ = stores(plan.layout.job_uri)
+        stage(store, plan)
+        return plan.request
 
     def _create(self, clients: Clients, key: str, plan: Plan, message: Any) -> Any:
         """Create the job once (``mlx.cloud.create``): after an answer that may have been
@@ -283,6 +292,17 @@ class VertexBackend(Backend):
 
     def local_checksum(self, path: Path, artifact: Artifact) -> Optional[str]:
         return file_crc32c(path) if artifact.checksum else None
+
+
+def checked(plan: Plan) -> tuple[str, Any]:
+    """The request's kind and message, parsed strictly; the plan's warnings shown."""
+    from mlx.console import warn
+
+    key = next(k for k in _KINDS if k in plan.request)
+    message = parse_strictly(key, plan.request[key])
+    for warning in plan.warnings:
+        warn(warning)
+    return key, message
 
 
 def parse_strictly(key: str, body: dict[str, Any]) -> Any:

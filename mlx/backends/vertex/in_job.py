@@ -7,7 +7,14 @@ platform adapter (``Provider.runtime_adapter``; see ``mlx.runtime.bootstrap``).
   job's output locations as ``gs://`` URIs (``AIP_MODEL_DIR``, ``AIP_CHECKPOINT_DIR``),
   per trial in tuning jobs; the script gets them as paths under the mount.
 - Multi-node jobs learn their place from ``CLUSTER_SPEC`` (JSON: ``cluster`` maps pool
-  names to hosts, ``task`` says which pool and index this replica is).
+  names to ``host:port`` addresses, ``task`` says which pool and index this replica is;
+  https://cloud.google.com/vertex-ai/docs/training/distributed-training#cluster-spec-format).
+  The primary replica (pool 0's one host, and its port) is ``torch.distributed``'s master;
+  every node keeps its checkpoints in a folder of its own (``node-<rank>``, the runtime
+  config's ``checkpoint_per_node``): the replicas share one ``AIP_CHECKPOINT_DIR``.
+- The code staged on the mount is shared by every replica and by every trial of a tuning
+  job (parallel trials too): each replica runs in a local copy of it, so files a script
+  writes beside itself never meet another's.
 - Tuning trials receive the sampled values as ``--<parameter_id>=<value>`` arguments that
   Vertex appends to the container's args (after the static hyperparameters mlx rendered
   there, so the console shows them); ``trial_command`` takes both back off and renders
@@ -17,7 +24,10 @@ platform adapter (``Provider.runtime_adapter``; see ``mlx.runtime.bootstrap``).
 from __future__ import annotations
 
 import json
+import os
 import posixpath
+import shutil
+import tempfile
 from collections.abc import Mapping
 from typing import Any, Optional
 
@@ -36,10 +46,12 @@ def gcs_path(uri: str) -> str:
 
 
 def cluster_nodes(environ: Mapping[str, str]) -> dict[str, Any]:
-    """``{"num_nodes", "node_rank"}`` from Vertex's ``CLUSTER_SPEC``, or {} without one.
+    """``{"num_nodes", "node_rank", "master_addr", "master_port"}`` from Vertex's
+    ``CLUSTER_SPEC``, or {} without one.
 
     Replicas are numbered across pools in pool order: ``workerpool0-0`` is node 0 and
     ``workerpool1-k`` node k+1 (mlx puts one replica in pool 0 and the rest in pool 1).
+    The master is pool 0's replica, at the host and port ``CLUSTER_SPEC`` gives it.
     """
     try:
         spec = json.loads(environ.get("CLUSTER_SPEC") or "")
@@ -47,12 +59,16 @@ def cluster_nodes(environ: Mapping[str, str]) -> dict[str, Any]:
         task = spec["task"]
         names = sorted((name for name in pools if name.startswith("workerpool")), key=_pool_index)
         before = sum(len(pools[name]) for name in names[: names.index(task["type"])])
-        return {
+        found: dict[str, Any] = {
             "num_nodes": sum(len(pools[name]) for name in names),
             "node_rank": before + int(task["index"]),
         }
-    except (ValueError, KeyError, TypeError):
+        host, _, port = str(pools[names[0]][0]).rpartition(":")
+    except (ValueError, KeyError, TypeError, IndexError):
         return {}
+    if host and port.isdigit():
+        found.update(master_addr=host, master_port=int(port))
+    return found
 
 
 def _pool_index(name: str) -> int:
@@ -145,11 +161,21 @@ def adapt(
     adapted = dict(config)
     adapted.update(platform_dirs(environ))
     adapted.update(cluster_nodes(environ))  # this replica's place, when there are several
+    if str(adapted.get("workdir") or "").startswith(GCS_MOUNT):
+        adapted["workdir"] = local_copy(adapted["workdir"])
     if config.get("search_space"):
         command, adapted["hyperparameters"] = trial_command(config, command)
     adapted["hypertune_file"] = environ.get("CLOUD_ML_HP_METRIC_FILE") or HYPERTUNE_FILE
     adapted["trial_id"] = environ.get("CLOUD_ML_TRIAL_ID") or "0"
     return adapted, command
+
+
+def local_copy(folder: str) -> str:
+    """A copy of ``folder`` (the code on the shared mount) on this replica's own disk."""
+    copy = tempfile.mkdtemp(prefix="mlx-code-")
+    shutil.copytree(folder, copy, symlinks=True, dirs_exist_ok=True)
+    os.chmod(copy, 0o755)
+    return copy
 
 
 def adapt_job(

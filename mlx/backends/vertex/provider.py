@@ -27,6 +27,9 @@ PROVIDER = Provider(
     ),
     # Cloud Logging allows 60 reads a minute per project: followers poll every 5 s.
     runtime_adapter="mlx.backends.vertex.in_job",
+    runner="mlx.backends.vertex.runner:VertexRunner",
+    # No call is made: any valid project and bucket names serve.
+    rehearsal_settings=(("project", "mlx-rehearsal"), ("bucket", "mlx-rehearsal")),
     pacing=Pacing(
         poll=5.0,
         log_poll=5.0,

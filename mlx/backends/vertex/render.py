@@ -113,6 +113,7 @@ def bootstrap_command(layout: Layout) -> list[str]:
 
 
 def container_parts(spec: JobSpec, layout: Layout, secrets: dict[str, str]) -> Container:
+    check_outputs(spec, layout)
     machine, gpus, warnings = machine_spec(spec)
     inputs, uploads = stage_inputs(spec, layout)
     env = {**spec.env, **secrets}
@@ -193,6 +194,24 @@ def check_input_uri(name: str, uri: str) -> None:
     )
 
 
+def check_outputs(spec: JobSpec, layout: Layout) -> None:
+    """``outputs:`` URIs are refused: Vertex gives a job one ``baseOutputDirectory`` and
+    derives ``AIP_MODEL_DIR``, ``AIP_CHECKPOINT_DIR`` and ``AIP_TENSORBOARD_LOG_DIR`` from
+    it (``<base>/model/``..., per trial ``<base>/<trial>/model/``; CustomJobSpec,
+    https://cloud.google.com/vertex-ai/docs/reference/rest/v1/CustomJobSpec): there is
+    no per-output place to send, and mlx's is the job's prefix, where pull-artifacts looks.
+    """
+    for kind, uri in spec.outputs.items():
+        if uri is None:
+            continue
+        raise SpecError(
+            f"`outputs.{kind}`: Vertex AI writes a job's outputs under its one output "
+            f"directory, {layout.job_uri}{kind}/ here, not {uri}",
+            hint="Leave `outputs` out (or null) and fetch them with `mlx pull-artifacts "
+            "JOB`; `vertex.bucket` chooses the bucket.",
+        )
+
+
 def code_uploads(spec: JobSpec, layout: Layout) -> list[Upload]:
     code = spec.code_dir()
     return [] if code is None else [Upload(code, layout.code_uri, once=False)]
@@ -209,6 +228,9 @@ def runtime_config(spec: JobSpec, job_id: str, layout: Layout, parts: Container)
         checkpoint_dir=mounted(layout.uri(job_id, "checkpoints")).rstrip("/"),
         output_dir=mounted(layout.uri(job_id, "output")).rstrip("/"),
         num_gpus=parts.num_gpus,
+        # The replicas share one AIP_CHECKPOINT_DIR on the mount: each node keeps its
+        # checkpoints in node-<rank>/ of it.
+        checkpoint_per_node=True,
     )
     if spec.code is not None:
         config["workdir"] = mounted(layout.code_uri).rstrip("/")

@@ -140,9 +140,10 @@ def test_cluster_spec_numbers_replicas_across_pools() -> None:
         spec = dict(CLUSTER_SPEC, task={"type": pool, "index": index})
         return cluster_nodes({"CLUSTER_SPEC": json.dumps(spec)})
 
-    assert rank("workerpool0", 0) == {"num_nodes": 3, "node_rank": 0}
-    assert rank("workerpool1", 0) == {"num_nodes": 3, "node_rank": 1}
-    assert rank("workerpool1", 1) == {"num_nodes": 3, "node_rank": 2}
+    master = {"master_addr": "cmle-0", "master_port": 2222}  # pool 0's one replica
+    assert rank("workerpool0", 0) == {"num_nodes": 3, "node_rank": 0, **master}
+    assert rank("workerpool1", 0) == {"num_nodes": 3, "node_rank": 1, **master}
+    assert rank("workerpool1", 1) == {"num_nodes": 3, "node_rank": 2, **master}
     assert cluster_nodes({}) == {} and cluster_nodes({"CLUSTER_SPEC": "{"}) == {}
 
 
