@@ -122,6 +122,11 @@ class Backend(abc.ABC):
         call to the provider. ``--rehearse`` hands it to the provider's runner."""
         raise BackendError(f"{self.name} jobs cannot be rehearsed")
 
+    def rehearsed_trial_params(self, spec: JobSpec, params: dict[str, Any]) -> dict[str, Any]:
+        """A rehearsed trial's values as the platform's tuner gave them (``TrialOutcome.
+        params``) -> spec names and values. The default: they are the spec's already."""
+        return params
+
     # -- optional hooks with defaults -------------------------------------------------
 
     def adopt(self, native_id: str) -> dict[str, Any]:

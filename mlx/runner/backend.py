@@ -124,12 +124,18 @@ class RehearsalBackend(LocalBackend):
         return JobStatus(JobState(trial["state"]), trial.get("reason"))
 
     def list_trials(self, record: JobRecord) -> list[TrialStatus]:
+        from mlx.spec import spec_from_record
+
+        spec = spec_from_record(
+            record.spec, record.info.get("base_dir", "."), record.info.get("source", "<spec>")
+        )
+        decode = self.cloud.rehearsed_trial_params  # the platform's names and encodings
         return [
             TrialStatus(
                 number=int(t["number"]),
                 native_id=str(t["id"]),
                 state=JobState(t.get("state") or "running"),
-                params=dict(t.get("params") or {}),
+                params=decode(spec, dict(t.get("params") or {})),
                 objective=t.get("objective"),
                 message=t.get("reason"),
             )

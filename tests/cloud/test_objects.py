@@ -1,8 +1,9 @@
 """The object-store protocol through each cloud's real adapter, against its emulator.
 
 S3Store over moto, GcsStore over gcp-storage-emulator, BlobStore over Azurite (through a
-recording proxy), and the FolderStore a rehearsal keeps its buckets in: ``upload_once`` sends a tree once, then nothing while its marker is
-there, and again when the marker is missing; listings give exact keys and sizes.
+recording proxy), and the FolderStore a rehearsal keeps its buckets in: ``upload_once``
+sends a tree once, then nothing while its marker is there, and again when the marker is
+missing; listings give exact keys and sizes.
 """
 
 from __future__ import annotations

@@ -32,10 +32,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
+from mlx.runner.container import Runtime
 from tests.emulators.azureml_rules import job_problem
+from tests.emulators.azureml_runs import AzureRuns
 from tests.emulators.azurite import DEV_ACCOUNT, DEV_KEY, AzuriteServer
 from tests.emulators.faults import Fault, FaultPlan, QuietHTTPServer
 
@@ -200,6 +203,7 @@ class AzureMLServer:
         self._lock = threading.RLock()
         self._httpd: Optional[ThreadingHTTPServer] = None
         self._containers: list[str] = []
+        self.runs: Optional[AzureRuns] = None  # executing mode (``execute_jobs``)
         self.reset()
 
     # --- lifecycle and client settings -----------------------------------------------------
@@ -213,6 +217,7 @@ class AzureMLServer:
         return self
 
     def stop(self) -> None:
+        self._stop_runs()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -259,7 +264,9 @@ class AzureMLServer:
     # --- state and test controls -------------------------------------------------------------
 
     def reset(self) -> None:
-        """A fresh workspace: no jobs, assets, requests or faults; new, empty containers."""
+        """A fresh workspace: no jobs, assets, requests or faults; new, empty containers;
+        jobs are not executed (``execute_jobs``), and any still running are stopped."""
+        self._stop_runs()
         with self._lock:
             self.jobs: dict[str, JSON] = {}  # name -> the ARM job document
             self.assets: dict[tuple[str, str, str], JSON] = {}  # (kind, name, version) -> doc
@@ -277,6 +284,18 @@ class AzureMLServer:
         self.artifact_container = self._new_container(f"azureml-{self.workspace_id}")
         self.add_compute("cpu-cluster", "Standard_DS3_v2")
         self.add_compute("gpu-cluster", "Standard_NC6s_v3")
+
+    def execute_jobs(self, runtime: Runtime, workspace: Path) -> AzureRuns:
+        """From now on (until ``reset``), a created job really runs: mlx's Azure ML runner
+        executes it with ``runtime``, in folders under ``workspace`` (``azureml_runs``)."""
+        self.runs = AzureRuns(self, runtime, workspace)
+        self.auto_cancel = False  # a cancel ends when the runner has stopped the job
+        return self.runs
+
+    def _stop_runs(self) -> None:
+        runs, self.runs = getattr(self, "runs", None), None
+        if runs is not None:
+            runs.stop_all()
 
     def _new_container(self, name: str) -> str:
         self.azurite.create_container(name)
@@ -529,6 +548,8 @@ class AzureMLServer:
             experiment = self.jobs[name]["properties"]["experimentName"]
             self._runs[name] = _run_defaults(name, None, experiment)
             self.status_log[name] = ["NotStarted"]
+            if self.runs is not None:
+                self.runs.start(name, self.jobs[name])
             return Reply(201, self.jobs[name])
 
     def _invalid_job(self, name: str, body: JSON) -> Optional[str]:
@@ -607,6 +628,8 @@ class AzureMLServer:
             return _not_found(f"job {name}")
         if doc["properties"]["status"] not in _FINAL:  # cancelling an ended job does nothing
             self.set_status(name, "CancelRequested")
+            if self.runs is not None:
+                self.runs.cancel(name)
         location = f"{self.url}/subscriptions/{self.subscription_id}/providers/{_PROVIDER}"
         location += f"/locations/{self.location}/mfeOperationResults/jc:{self.workspace_id}:{name}"
         location += f"?api-version={request.query.get('api-version', '')}"

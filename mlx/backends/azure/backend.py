@@ -9,6 +9,7 @@ the run's prefix in the workspace's artifact store (see ``layout``).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -21,7 +22,7 @@ from mlx.backends.azure.layout import (
     log_prefix,
 )
 from mlx.backends.azure.objects import BlobStore, local_md5
-from mlx.backends.azure.render import command_job, processes_per_node
+from mlx.backends.azure.render import command_job, output_location, processes_per_node
 from mlx.backends.azure.settings import Workspace, compute_for, settings_of, workspace_for
 from mlx.backends.azure.states import job_status, state_of
 from mlx.backends.azure.sweep import runtime_space, sweep_job, trial_params
@@ -32,6 +33,7 @@ from mlx.cloud.follow import follow
 from mlx.cloud.objects import list_under
 from mlx.model import (
     Artifact,
+    JobKind,
     JobRecord,
     JobState,
     JobStatus,
@@ -41,8 +43,9 @@ from mlx.model import (
     Submission,
     TrialStatus,
 )
+from mlx.runner.host import Stores
 from mlx.settings import mlx_home
-from mlx.spec import JobSpec, spec_from_record
+from mlx.spec import OUTPUT_KINDS, JobSpec, spec_from_record
 
 # Environment variables that pick an endpoint or a credential: mlx's endpoint settings,
 # and what DefaultAzureCredential reads (service principal, authority, managed identity).
@@ -127,6 +130,19 @@ class AzureBackend(Backend):
             info={"studio_url": studio} if studio else {},
         )
 
+    def stage_rehearsal(
+        self, spec: JobSpec, job_id: str, kind: JobKind, stores: Stores
+    ) -> dict[str, Any]:
+        """The document ``submit`` would send, checked by azure-ai-ml as submit has it
+        checked, with what the SDK would upload (the code snapshot, local inputs) put into
+        ``stores`` and named by its datastore URI."""
+        build = sweep_job if kind == JobKind.TUNING else command_job
+        secrets = resolve_secrets(spec)
+        with staging.snapshot(spec, self.cache) as code:
+            document = self._document(spec, job_id, build, secrets, code=code)
+            staging.load(document)
+            return staging.stage_uploads(document, stores)
+
     def find_by_mlx_id(self, record: JobRecord) -> Optional[Submission]:
         """The job is named after its mlx id (and tagged with it): a GET by name finds it."""
         spec = _spec_of(record)
@@ -192,6 +208,11 @@ class AzureBackend(Backend):
                 found.append(runs.trial_status(number, run, params, runs.objective_of(run, metric)))
         return sorted(found, key=lambda t: t.number)
 
+    def rehearsed_trial_params(self, spec: JobSpec, params: dict[str, Any]) -> dict[str, Any]:
+        """The sweep's values by search-space key (as the child run's ``hyperparameters``
+        tag holds them) -> spec names and values."""
+        return trial_params(runtime_space(spec.tune), params) if spec.tune else params
+
     # -- logs --------------------------------------------------------------------------
 
     def logs(self, record: JobRecord, query: LogQuery) -> Iterator[LogLine]:
@@ -213,23 +234,41 @@ class AzureBackend(Backend):
 
     # -- artifacts ---------------------------------------------------------------------
 
-    def _artifacts(self, record: JobRecord) -> tuple[BlobStore, str]:
-        """The job's datastore container, and the job's prefix in it. Artifacts come
-        straight from the datastore: azure-ai-ml's ``jobs.download`` works only once a job
-        has ended and fetches everything."""
+    def _artifacts(self, record: JobRecord) -> list[tuple[BlobStore, str, str]]:
+        """Where the job's outputs are: ``(datastore container, its prefix there, the
+        artifact paths' prefix)``. Artifacts come straight from the datastore: azure-ai-ml's
+        ``jobs.download`` works only once a job has ended and fetches everything. Outputs
+        at the default place share the job's prefix (one listing); an ``outputs:`` path of
+        the spec is where Azure ML wrote that output, shown as ``<output>/...``."""
         workspace = Workspace.from_location(record.location)
         datastore = record.location.get("datastore") or "workspaceblobstore"
-        store = BlobStore(self.container(workspace, datastore))
-        return store, artifact_prefix(record.native_id or "")
+        spec = _spec_of(record)
+        native = record.native_id or ""
+        found = [(BlobStore(self.container(workspace, datastore)), artifact_prefix(native), "")]
+        for kind in OUTPUT_KINDS:
+            if spec.outputs.get(kind):  # type: ignore[call-overload]
+                where, prefix = output_location(spec, kind, native)
+                found.append((BlobStore(self.container(workspace, where)), prefix, f"{kind}/"))
+        return found
 
     def list_artifacts(self, record: JobRecord) -> list[Artifact]:
-        return list_under(*self._artifacts(record))
+        found: dict[str, Artifact] = {}
+        for store, prefix, shown in self._artifacts(record):
+            for artifact in list_under(store, prefix):
+                path = shown + artifact.path
+                found[path] = replace(artifact, path=path)
+        return sorted(found.values(), key=lambda a: a.path)
 
     def download(
         self, record: JobRecord, artifact: Artifact, target: Path, progress: Progress
     ) -> None:
-        store, prefix = self._artifacts(record)
-        store.download(prefix + artifact.path, target, progress, label=artifact.path)
+        places = self._artifacts(record)
+        # The most specific place that holds the path: a custom output over the job's prefix.
+        store, prefix, shown = max(
+            (p for p in places if artifact.path.startswith(p[2])), key=lambda p: len(p[2])
+        )
+        key = prefix + artifact.path[len(shown) :]
+        store.download(key, target, progress, label=artifact.path)
 
     def local_checksum(self, path: Path, artifact: Artifact) -> Optional[str]:
         return local_md5(path)

@@ -21,11 +21,15 @@ decoded values.
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import urllib.request
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Optional
 
 from mlx.runtime.argv import render_args
+from mlx.runtime.metrics import MetricValue, Reporter, warn
 from mlx.runtime.values import trial_value
 
 PLACED_KINDS = ("input", "output", "hp")
@@ -107,10 +111,69 @@ def trial_command(config: Mapping[str, Any], command: list[str]) -> list[str]:
 
 
 def reporters(config: Mapping[str, Any]) -> list[Any]:
-    """Azure ML's sweeps read metrics from MLflow (process 0 only: see ``adapt``)."""
+    """Azure ML's sweeps read metrics from MLflow (process 0 only: see ``adapt``): the
+    image's ``mlflow`` when it has one, else MLflow's REST API at the tracking URI Azure ML
+    sets in the job."""
     from mlx.runtime.metrics import mlflow_reporter
 
     if not (config.get("report") and config.get("metrics")):
         return []
+    try:
+        import mlflow  # noqa: F401  # the image's own, if any
+    except ImportError:
+        rest = MlflowRestReporter.from_environment(os.environ)
+        if rest is not None:
+            return [rest]
     reporter = mlflow_reporter(config.get("objective"))
     return [reporter] if reporter else []
+
+
+class MlflowRestReporter(Reporter):
+    """Metrics logged through MLflow's REST API (``POST <tracking URI>/api/2.0/mlflow/runs/
+    log-metric``: https://mlflow.org/docs/latest/rest-api.html#log-metric) on the run Azure ML
+    names in ``MLFLOW_RUN_ID``, for images without mlflow. Azure ML sets
+    ``MLFLOW_TRACKING_URI`` and ``MLFLOW_RUN_ID`` in every job
+    (https://github.com/Azure/azure-sdk-for-python/issues/38813); its ``azureml://`` tracking
+    URI is the workspace's https endpoint (azureml-mlflow rewrites the scheme), which takes
+    the job's own token (``AZUREML_RUN_TOKEN``) as a bearer. A failing call warns once and
+    never stops the training."""
+
+    def __init__(self, url: str, run_id: str, token: str) -> None:
+        self.url, self.run_id, self.token = url, run_id, token
+        self._broken = False
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> Optional[MlflowRestReporter]:
+        uri, run_id = environ.get("MLFLOW_TRACKING_URI", ""), environ.get("MLFLOW_RUN_ID", "")
+        if not (uri and run_id):
+            return None
+        if uri.startswith("azureml://"):
+            uri = "https://" + uri[len("azureml://") :]
+        if not uri.startswith(("http://", "https://")):
+            return None
+        token = environ.get("MLFLOW_TRACKING_TOKEN") or environ.get("AZUREML_RUN_TOKEN") or ""
+        url = uri.split("?", 1)[0].rstrip("/") + "/api/2.0/mlflow/runs/log-metric"
+        return cls(url, run_id, token)
+
+    def report(self, metric: MetricValue) -> None:
+        if self._broken:
+            return
+        body = {
+            "run_id": self.run_id,
+            "key": metric.name,
+            "value": metric.value,
+            "timestamp": int(metric.time * 1000),
+            "step": metric.step or 0,
+        }
+        request = urllib.request.Request(
+            self.url,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": "Bearer " + self.token},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                answer.read()
+        except Exception as e:  # any failure of the tracking service: the job goes on
+            self._broken = True
+            warn("logging metrics to MLflow failed, no more are sent: %s" % (e,))

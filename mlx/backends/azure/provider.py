@@ -16,6 +16,14 @@ PROVIDER = Provider(
     extra="azure",
     sdk_modules=("azure.ai.ml", "azure.storage.blob", "azure.identity"),
     settings="mlx.backends.azure.settings:AzureSettings",
+    runner="mlx.backends.azure.runner:AzureRunner",
+    # No call is made: any valid names serve.
+    rehearsal_settings=(
+        ("subscription_id", "00000000-0000-0000-0000-000000000000"),
+        ("resource_group", "mlx-rehearsal"),
+        ("workspace", "mlx-rehearsal"),
+        ("compute", "mlx-rehearsal"),
+    ),
     credentials="mlx.backends.azure.provider:find_credentials",
     login_hint="az login",
     rank=30,

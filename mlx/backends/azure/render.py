@@ -80,7 +80,14 @@ def identity(spec: JobSpec, job_id: str) -> dict[str, Any]:
 
 
 def distribution(spec: JobSpec) -> dict[str, Any]:
-    """PyTorch distribution for multi-node jobs: one process per accelerator per node."""
+    """PyTorch distribution for multi-node jobs, one process per node, as every platform
+    runs a node: Azure ML then sets ``MASTER_ADDR``, ``MASTER_PORT``, ``WORLD_SIZE``,
+    ``NODE_RANK``, ``RANK`` (= the node's) and ``LOCAL_RANK`` (0) in it
+    (https://learn.microsoft.com/azure/machine-learning/how-to-train-distributed-gpu,
+    PyTorch), the variables mlx sets on the other platforms, so an ``env://`` script runs
+    unchanged; a script that wants one process per GPU starts them itself (``torchrun``).
+    One process per GPU (``process_count_per_instance`` = GPUs) would run the script that
+    many times per node with a world of processes, unlike anywhere else."""
     if spec.resources.nodes < 2:
         return {}
     return {
@@ -92,8 +99,8 @@ def distribution(spec: JobSpec) -> dict[str, Any]:
 
 
 def processes_per_node(spec: JobSpec) -> int:
-    accelerator = spec.resources.accelerator_request
-    return accelerator.count if accelerator and spec.resources.nodes > 1 else 1
+    """Processes Azure ML starts per node (``distribution``): one."""
+    return 1
 
 
 def command_line(
@@ -157,6 +164,8 @@ def runtime_config(spec: JobSpec, job_id: str) -> dict[str, Any]:
         num_gpus=accelerator.count if accelerator else 0,
         report="azure",
         hyperparameters_in_argv=True,
+        # Every node mounts the same checkpoints output: each keeps its own folder in it.
+        checkpoint_per_node=True,
     )
 
 
@@ -211,5 +220,25 @@ def job_output(spec: JobSpec, kind: str, owner: str) -> dict[str, Any]:
             hint="Give azureml://datastores/<name>/paths/<path>/, or leave it out: "
             f"artifacts go to mlx/<job>/{kind}/ on `azure.datastore`.",
         )
+    if given is not None and owner == NAME and NAME not in given:
+        raise SpecError(
+            f"`outputs.{kind}`: every trial of an Azure ML sweep would write to {given}",
+            hint="Put ${{name}} (each trial's job name) in the path, for example "
+            f"{given.rstrip('/')}/${{{{name}}}}/, or leave it out.",
+        )
     path = given or f"{artifacts_uri(settings_of(spec).datastore, owner)}{kind}/"
     return {"type": "uri_folder", "path": path, "mode": "rw_mount"}
+
+
+NAME = "${{name}}"  # the job's (a sweep's trial's) own name, as Azure ML substitutes it
+
+
+def output_location(spec: JobSpec, kind: str, native_id: str) -> tuple[str, str]:
+    """``(datastore, path)`` where job (or trial) ``native_id`` wrote output ``kind``: the
+    spec's ``outputs.<kind>`` (``${{name}}`` resolved) or ``mlx/<id>/<kind>/``."""
+    given = spec.outputs.get(kind)  # type: ignore[call-overload]  # kind is one of OUTPUT_KINDS
+    if given is None:
+        return settings_of(spec).datastore, f"mlx/{native_id}/{kind}/"
+    rest = given.replace(NAME, native_id)[len("azureml://") :]
+    datastore, _, path = rest.removeprefix("datastores/").partition("/paths/")
+    return datastore, path if path.endswith("/") else path + "/"

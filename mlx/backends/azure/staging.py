@@ -10,6 +10,8 @@ hash and skips those it has: an unchanged code dir is uploaded once.
 from __future__ import annotations
 
 import contextlib
+import copy
+import hashlib
 import io
 import os
 import shutil
@@ -23,7 +25,10 @@ from mlx.backends.azure.layout import BOOTSTRAP, TAG
 from mlx.bootstrap_package import bootstrap_bytes, bootstrap_path
 from mlx.cloud.create import create_once
 from mlx.errors import BackendError
+from mlx.runner.host import Stores
 from mlx.spec import JobSpec
+
+DEFAULT_DATASTORE = "workspaceblobstore"  # where azure-ai-ml uploads code and local inputs
 
 _SKIP = shutil.ignore_patterns(".git", "__pycache__", ".mlx")
 
@@ -58,9 +63,40 @@ def snapshot(spec: JobSpec, cache: Path) -> Iterator[Path]:
         target = root / source.name
         shutil.copytree(source, target, ignore=_SKIP, copy_function=_link_or_copy)
         _add_bootstrap(target)
+        keep_bootstrap(target)
         yield target
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+# Re-includes the bootstrap's folder: azure-ai-ml tests every file (and, for the content
+# hash, every folder) against every pattern and the last one that matches decides
+# (azure/ai/ml/_utils/_asset_utils.py, IgnoreFile.is_file_excluded, 1.35.2), so these lines,
+# last, win over any of the user's.
+_KEEP_BOOTSTRAP = "# mlx: its bootstrap is always uploaded\n!/.mlx\n!/.mlx/**\n"
+
+
+def keep_bootstrap(root: Path) -> None:
+    """Make azure-ai-ml upload the bootstrap whatever the code dir's ignore file says.
+
+    The SDK applies the root's ``.amlignore``, or when there is none its ``.gitignore``
+    (``get_ignore_file``: ".amlignore takes precedence over .gitignore"); a ``.gitignore``
+    with ``*.pyz`` or ``.*`` would drop ``.mlx/mlx-bootstrap.pyz`` and the job would fail at
+    start. The snapshot gets an ``.amlignore`` holding the user's rules (from the file the
+    SDK would have read) followed by ``_KEEP_BOOTSTRAP``; their other files are kept or left
+    out exactly as before. Without an ignore file nothing changes (nor the content hash)."""
+    rules = None
+    for name in (".amlignore", ".gitignore"):
+        if (root / name).is_file():
+            rules = (root / name).read_text(encoding="utf-8", errors="replace")
+            break
+    if rules is None:
+        return
+    target = root / ".amlignore"
+    target.unlink(missing_ok=True)  # a hard link to the user's own file: never write through it
+    if rules and not rules.endswith("\n"):
+        rules += "\n"
+    target.write_text(rules + _KEEP_BOOTSTRAP, encoding="utf-8")
 
 
 def _link_or_copy(source: str, target: str) -> None:
@@ -115,6 +151,50 @@ def create(ml: Any, document: dict[str, Any]) -> Any:
         is_lost=lambda error: isinstance(error, BackendError),
         attempts=1,  # azure-core's retries of the PUT were the attempts
     )
+
+
+def stage_uploads(document: dict[str, Any], stores: Stores) -> dict[str, Any]:
+    """``document`` with its local paths (the code snapshot, local inputs) uploaded into
+    ``stores`` as azure-ai-ml uploads them when it creates the job, and named by their
+    datastore URIs: ``LocalUpload/<content hash>/<name>`` on the workspace's default
+    datastore, the files its own ``.amlignore``/``.gitignore`` rule keeps
+    (``uploaded_files``). For ``--rehearse``; a real submit lets the SDK do it."""
+    staged = copy.deepcopy(document)
+    for part in (staged, staged.get("trial") or {}):
+        if part.get("code"):
+            part["code"] = _upload_local(Path(part["code"]), stores)
+    for value in (staged.get("inputs") or {}).values():
+        if isinstance(value, dict) and value.get("path") and "://" not in str(value["path"]):
+            value["path"] = _upload_local(Path(value["path"]), stores)
+    return staged
+
+
+def uploaded_files(path: Path) -> list[tuple[Path, str]]:
+    """(local file, name in the upload) of what azure-ai-ml uploads for ``path``: a file, or
+    a folder's files less those its ignore file excludes (``.amlignore`` if there is one,
+    else ``.gitignore``, in the folder's root only: azure/ai/ml/_utils/_asset_utils.py,
+    ``get_ignore_file`` and ``get_upload_files_from_folder``, 1.35.2)."""
+    from azure.ai.ml._utils._asset_utils import get_ignore_file, get_upload_files_from_folder
+
+    if path.is_file():
+        return [(path, path.name)]
+    # (local path, upload name) pairs, though the SDK annotates them as strings
+    found: list[Any] = get_upload_files_from_folder(
+        path, prefix=path.name, ignore_file=get_ignore_file(path)
+    )
+    return [(Path(local), str(name)) for local, name in found]
+
+
+def _upload_local(path: Path, stores: Stores) -> str:
+    from azure.ai.ml._utils._asset_utils import get_content_hash, get_ignore_file
+
+    digest = get_content_hash(path, get_ignore_file(path)) if path.is_dir() else None
+    prefix = f"LocalUpload/{digest or hashlib.sha256(path.read_bytes()).hexdigest()}/"
+    root = f"azureml://datastores/{DEFAULT_DATASTORE}/paths/{prefix}"
+    store, key = stores(root)
+    for local, name in uploaded_files(path):
+        store.put_file(key + name, local)
+    return root + path.name + ("/" if path.is_dir() else "")
 
 
 def find(ml: Any, name: str) -> Optional[Any]:

@@ -333,7 +333,7 @@ def test_a_low_priority_cluster_is_what_spot_asks_for(
 
 # --- logs --------------------------------------------------------------------------------
 
-FOUR = {"resources": {"accelerator": "A100:2", "nodes": 2}}  # 2 processes on each of 2 nodes
+FOUR = {"resources": {"accelerator": "A100:2", "nodes": 4}}  # one process on each of 4 nodes
 
 
 def log_reads(proxy: FaultProxy) -> dict[str, list[tuple[int, int]]]:
@@ -370,7 +370,7 @@ def test_follow_merges_every_process_and_reads_only_new_bytes(
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     for rank in range(4):
-        prefix = f"[node-{rank // 2}/proc-{rank % 2}] "
+        prefix = f"[node-{rank}] "
         mine = [line[len(prefix) :] for line in lines if line.startswith(prefix)]
         assert mine == [f"rank {rank} step {i}" for i in range(6)]
     assert len(lines) == 24

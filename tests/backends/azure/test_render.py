@@ -90,7 +90,8 @@ def test_command_job_of_a_two_node_a100_spec(mlx: Any, tmp_path: Path) -> None:
     assert doc["environment"] == {"image": IMAGE}
     assert doc["compute"] == "azureml:gpu-cluster"
     assert doc["resources"] == {"instance_count": 2}
-    assert doc["distribution"] == {"type": "pytorch", "process_count_per_instance": 2}
+    # One process per node, as on every platform (torchrun starts one per GPU if wanted).
+    assert doc["distribution"] == {"type": "pytorch", "process_count_per_instance": 1}
     assert doc["inputs"] == {
         "train": {
             "type": "uri_folder",
@@ -171,7 +172,7 @@ def test_sweep_job_of_the_same_spec(mlx: Any, tmp_path: Path) -> None:
         "--batch-size '${{search_space.batch_size}}' --optimizer '${{search_space.optimizer}}'"
     )
     assert doc["inputs"]["lr"] == "0.01"
-    assert trial["distribution"] == {"type": "pytorch", "process_count_per_instance": 2}
+    assert trial["distribution"] == {"type": "pytorch", "process_count_per_instance": 1}
     assert trial["resources"] == {"instance_count": 2}
     # Each trial writes under its own name, which Azure substitutes for ${{name}}.
     assert doc["outputs"]["model"]["path"] == (
