@@ -213,12 +213,9 @@ def run(
         config, command = adapter.adapt_job(config, command, environ)
     hps = load_hyperparameters(config)
     config = {**config, **node_info(config, environ), "hyperparameters": hps}
-    subdir = environ.get(config.get("checkpoint_subdir_env") or "")
-    if subdir:  # trials sharing one checkpoint location keep one directory each
-        config["checkpoint_dir"] = os.path.join(config["checkpoint_dir"], subdir)
     if config.get("checkpoint_per_node") and int(config["num_nodes"]) > 1:
-        # The nodes share one checkpoint location (SageMaker's CheckpointConfig): each keeps
-        # its own folder in it, so none overwrites another's files.
+        # The nodes share one checkpoint location (SageMaker's CheckpointConfig, Vertex's
+        # AIP_CHECKPOINT_DIR, Azure's output): each keeps its own folder in it.
         node = "node-%d" % int(config["node_rank"])
         config["checkpoint_dir"] = os.path.join(config["checkpoint_dir"], node)
     env = {**environ, **job_environment(config, environ)}
