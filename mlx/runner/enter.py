@@ -67,8 +67,9 @@ def mirrored_dirs(targets: Iterable[str]) -> set[str]:
     return dirs
 
 
-def build_root(root: str, mounts: dict[str, str]) -> None:
-    """Make ``root`` the container's ``/``: the host mirrored or bound, then ``mounts``."""
+def build_root(root: str, mounts: dict[str, str], read_only: dict[str, str]) -> None:
+    """Make ``root`` the container's ``/``: the host mirrored or bound, then ``mounts``,
+    then ``read_only`` (host paths a fresh folder would hide: a Python made under /tmp)."""
     mirrored = mirrored_dirs(mounts)
 
     def mirror(host: str, mine: str) -> None:
@@ -103,10 +104,13 @@ def build_root(root: str, mounts: dict[str, str]) -> None:
                 os.makedirs(os.path.dirname(place), exist_ok=True)
                 open(place, "a").close()
         _libc_mount(source, place)
+    for target, source in sorted(read_only.items()):
+        os.makedirs(root + target, exist_ok=True)
+        _libc_mount(source, root + target, read_only=True)
 
 
 def enter(config: dict[str, Any]) -> None:
-    build_root(config["root"], config["mounts"])
+    build_root(config["root"], config["mounts"], config.get("read_only") or {})
     if config.get("hostname"):
         socket.sethostname(config["hostname"])
     os.chroot(config["root"])

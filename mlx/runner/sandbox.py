@@ -54,6 +54,7 @@ class SandboxRuntime:
         config = {
             "root": str(root),
             "mounts": {path: str(source) for path, source in container.mounts.items()},
+            "read_only": self.python_folders(),
             "workdir": container.workdir,
             "hostname": container.hostname,
             "argv": container.argv,
@@ -74,6 +75,13 @@ class SandboxRuntime:
             start_new_session=True,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
         )
+
+    def python_folders(self) -> dict[str, str]:
+        """The standing-in Python's folders that the container's fresh ``/tmp`` would hide
+        (a virtualenv made under /tmp, as CI's may be): bound read-only at the same path."""
+        pythons = (Path(self.python), Path(os.path.realpath(self.python)))
+        folders = {sys.prefix, sys.base_prefix, *(str(p.parent.parent) for p in pythons)}
+        return {f: f for f in sorted(folders) if Path(f).is_relative_to("/tmp")}
 
     def environment(self, container: Container) -> dict[str, str]:
         """An image's usual variables (this host's PATH behind the Python shims), then

@@ -148,3 +148,26 @@ def test_fetch_copies_one_object_or_a_prefix_and_never_a_neighbour(tmp_path: Pat
     ]
     assert fetch(store, "one.txt", tmp_path / "d2") == 1
     assert (tmp_path / "d2" / "one.txt").read_text() == "one.txt"
+
+
+def test_a_python_made_under_tmp_still_stands_in_for_the_image(tmp_path: Path) -> None:
+    """The container's fresh /tmp hides the host's; a virtualenv there (as CI may make
+    one) is bound back, read-only, at its own path."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir="/tmp") as folder:
+        venv = Path(folder) / "venv"
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+        runtime = SandboxRuntime(tmp_path / "scratch", python=str(venv / "bin" / "python"))
+        lines: list[tuple[int, str, str]] = []
+        script = "import sys; print(sys.prefix); open(sys.prefix + '/x', 'w')"
+        codes = run_nodes(
+            [Container(image="img", args=["python", "-c", script])],
+            runtime,
+            lambda node, stream, text, at: lines.append((node, stream, text)),
+            threading.Event(),
+        )
+        assert (0, "stdout", str(venv)) in lines
+        assert codes == [1] and not (venv / "x").exists()  # read-only
