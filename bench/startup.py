@@ -51,6 +51,14 @@ def main() -> None:
     commands = {
         "typer one-command app --help (baseline)": [sys.executable, str(baseline), "--help"],
         "mlx --help": [sys.executable, "-m", "mlx", "--help"],
+        # The same app without Typer's --install-completion/--show-completion options
+        # (issue #17 turned them on): what shell completion costs at startup.
+        "mlx --help, completion options off": [
+            sys.executable,
+            "-c",
+            "import sys; sys.argv = ['mlx', '--help']; import mlx.cli as c; "
+            "c.app._add_completion = False; c.main()",
+        ],
         "mlx translate configs/quickstart.yaml": [
             sys.executable,
             "-m",

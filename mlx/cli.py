@@ -14,12 +14,13 @@ from typing import Any, Optional
 import typer
 
 from mlx import __version__
+from mlx.cli_examples import examples
 
 app = typer.Typer(
     name="mlx",
     help="Run training and tuning jobs in the cloud or on this machine, from one YAML job spec.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
     pretty_exceptions_show_locals=False,  # locals hold credentials
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -28,18 +29,51 @@ ProviderOpt = typer.Option(
     None,
     "--provider",
     "-p",
+    metavar="NAME",
     help="Where the job runs (overrides the spec); `mlx doctor` lists them.",
 )
-SetOpt = typer.Option(None, "--set", help="Override a spec field: KEY=VALUE (VALUE is YAML).")
-JsonOpt = typer.Option(False, "--json", help="Print a JSON document on stdout (for scripts).")
-ProfileOpt = typer.Option(None, "--profile", help="Config-file profile to use.")
-TrialOpt = typer.Option(None, "--trial", help="A trial of a tuning job: its number, or best.")
+# Metavars say what to type (KEY=VALUE, GLOB), and flags show none, so help reads the same
+# whatever Typer release renders it (newer ones print Python types: `<list[str]>`, `<bool>`).
+SetOpt = typer.Option(
+    None, "--set", metavar="KEY=VALUE", help="Override a spec field (VALUE is YAML)."
+)
+JsonOpt = typer.Option(
+    False, "--json", metavar="", help="Print a JSON document on stdout (for scripts)."
+)
+ProfileOpt = typer.Option(None, "--profile", metavar="NAME", help="Config-file profile to use.")
+TrialOpt = typer.Option(
+    None, "--trial", metavar="N|best", help="A trial of a tuning job: its number, or best."
+)
+IsolatedOpt = typer.Option(
+    False,
+    "--isolated",
+    metavar="",
+    help="Local: install code's requirements.txt into a virtual environment of the job's "
+    "own (the same as `local: {isolated: true}`).",
+)
 RehearseOpt = typer.Option(
     False,
     "--rehearse",
+    metavar="",
     help="Run the exact cloud job on this machine, with its platform's layout and rules: "
     "no credentials, no cloud call, no bill.",
 )
+
+
+def _complete_job(incomplete: str) -> list[str]:
+    """Job ids for the shell's <TAB> (``mlx --install-completion``)."""
+    from mlx.completion import job_ids
+
+    return job_ids(incomplete)
+
+
+JobArg = typer.Argument(
+    ...,
+    metavar="JOB",
+    help="Job id, unique prefix, or provider:native-id.",
+    autocompletion=_complete_job,
+)
+SpecArg = typer.Argument(..., metavar="SPEC", help="The job spec (YAML).")
 
 
 def _version(value: bool) -> None:
@@ -51,7 +85,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        False,
+        "--version",
+        metavar="",
+        callback=_version,
+        is_eager=True,
+        help="Show the version and exit.",
     ),
 ) -> None:
     """Run training and tuning jobs in the cloud or on this machine."""
@@ -80,6 +119,14 @@ def _store() -> Any:
     return Store.default()
 
 
+def _use_profile(profile: Optional[str]) -> None:
+    """``--profile`` on commands that take a JOB or list jobs: the config-file profile whose
+    provider blocks reach jobs mlx did not launch (``sagemaker:<name>`` is looked up with
+    them), as ``$MLX_PROFILE`` does."""
+    if profile:
+        os.environ["MLX_PROFILE"] = profile
+
+
 def _find(store: Any, job: str, trial: Optional[str] = None) -> Any:
     from mlx.lookup import find_job, find_trial
 
@@ -89,20 +136,26 @@ def _find(store: Any, job: str, trial: Optional[str] = None) -> Any:
     return record
 
 
-@app.command()
+@app.command(epilog=examples("train"))
 def train(
-    spec: Path = typer.Argument(..., help="The job spec (YAML)."),
+    spec: Path = SpecArg,
     provider: Optional[str] = ProviderOpt,
     set_: Optional[list[str]] = SetOpt,
-    detach: bool = typer.Option(False, "--detach", "-d", help="Return once the job started."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the request; start nothing."),
+    detach: bool = typer.Option(
+        False, "--detach", "-d", metavar="", help="Return once the job started."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", metavar="", help="Print the request; start nothing."
+    ),
     rehearse: bool = RehearseOpt,
+    isolated: bool = IsolatedOpt,
     json_: bool = JsonOpt,
     profile: Optional[str] = ProfileOpt,
 ) -> None:
     """Run a training job and stream its logs until it ends."""
     from mlx import commands
 
+    set_ = [*(set_ or []), *(["local.isolated=true"] if isolated else [])]
     job_spec = _load(spec, provider, set_, profile, rehearse)
     if dry_run:
         commands.print_translation(job_spec, json_)
@@ -110,15 +163,24 @@ def train(
     commands.train(job_spec, _store(), detach=detach, as_json=json_, rehearse=rehearse)
 
 
-@app.command()
+@app.command(epilog=examples("tune"))
 def tune(
-    spec: Optional[Path] = typer.Argument(None, help="The job spec (YAML) with a `tune:` block."),
+    spec: Optional[Path] = typer.Argument(
+        None, metavar="SPEC", help="The job spec (YAML) with a `tune:` block."
+    ),
     provider: Optional[str] = ProviderOpt,
     set_: Optional[list[str]] = SetOpt,
-    detach: bool = typer.Option(False, "--detach", "-d", help="Return once the search started."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the request; start nothing."),
-    resume: Optional[str] = typer.Option(None, "--resume", help="Continue a tuning job by id."),
+    detach: bool = typer.Option(
+        False, "--detach", "-d", metavar="", help="Return once the search started."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", metavar="", help="Print the request; start nothing."
+    ),
+    resume: Optional[str] = typer.Option(
+        None, "--resume", metavar="JOB", help="Continue a tuning job by id."
+    ),
     rehearse: bool = RehearseOpt,
+    isolated: bool = IsolatedOpt,
     json_: bool = JsonOpt,
     profile: Optional[str] = ProfileOpt,
 ) -> None:
@@ -131,6 +193,7 @@ def tune(
         return
     if spec is None:
         raise typer.BadParameter("give a SPEC, or --resume JOB", param_hint="SPEC")
+    set_ = [*(set_ or []), *(["local.isolated=true"] if isolated else [])]
     job_spec = _load(spec, provider, set_, profile, rehearse)
     if dry_run:
         commands.print_translation(job_spec, json_, tuning=True)
@@ -138,16 +201,29 @@ def tune(
     commands.tune(job_spec, _store(), detach=detach, as_json=json_, rehearse=rehearse)
 
 
-@app.command()
+@app.command(epilog=examples("logs"))
 def logs(
-    job: str = typer.Argument(..., help="Job id, unique prefix, or provider:native-id."),
-    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the job ends."),
-    since: Optional[str] = typer.Option(None, "--since", help="Only lines newer: 10m, 2h, ISO."),
-    tail: Optional[int] = typer.Option(None, "--tail", "-n", min=0, help="Only the last N lines."),
-    grep: Optional[str] = typer.Option(None, "--grep", help="Only lines matching this regex."),
-    node: Optional[int] = typer.Option(None, "--node", min=0, help="Only this node's lines."),
+    job: str = JobArg,
+    follow: bool = typer.Option(
+        False, "--follow", "-f", metavar="", help="Keep printing until the job ends."
+    ),
+    since: Optional[str] = typer.Option(
+        None, "--since", metavar="AGE|TIME", help="Only lines newer: 10m, 2h, 2w, ISO time."
+    ),
+    tail: Optional[int] = typer.Option(
+        None, "--tail", "-n", min=0, metavar="N", help="Only the last N lines."
+    ),
+    grep: Optional[str] = typer.Option(
+        None, "--grep", metavar="REGEX", help="Only lines matching this regex."
+    ),
+    node: Optional[int] = typer.Option(
+        None, "--node", min=0, metavar="N", help="Only this node's lines."
+    ),
     trial: Optional[str] = TrialOpt,
-    timestamps: bool = typer.Option(False, "--timestamps", "-t", help="Show each line's time."),
+    timestamps: bool = typer.Option(
+        False, "--timestamps", "-t", metavar="", help="Show each line's time (local, dated)."
+    ),
+    profile: Optional[str] = ProfileOpt,
 ) -> None:
     """Print a job's logs (all nodes, merged by time)."""
     from mlx import commands
@@ -155,74 +231,121 @@ def logs(
     from mlx.model import LogQuery
 
     compile_grep(grep)  # a bad pattern is a clear error before anything is read
+    _use_profile(profile)
     store = _store()
     record = _find(store, job, trial)
     query = LogQuery(follow=follow, since=parse_since(since), tail=tail, node=node, grep=grep)
     commands.logs(record, store, query, timestamps=timestamps)
 
 
-@app.command("pull-artifacts")
+@app.command("pull-artifacts", epilog=examples("pull-artifacts"))
 def pull_artifacts(
-    job: str = typer.Argument(..., help="Job id, unique prefix, or provider:native-id."),
-    include: Optional[list[str]] = typer.Option(None, "--include", "-i", help="Glob to fetch."),
-    exclude: Optional[list[str]] = typer.Option(None, "--exclude", "-x", help="Glob to skip."),
-    dest: Optional[Path] = typer.Option(None, "--dest", help="Target dir (default ./<job-id>)."),
-    list_: bool = typer.Option(False, "--list", "-l", help="List the files; fetch nothing."),
+    job: str = JobArg,
+    include: Optional[list[str]] = typer.Option(
+        None, "--include", "-i", metavar="GLOB", help="Glob to fetch."
+    ),
+    exclude: Optional[list[str]] = typer.Option(
+        None, "--exclude", "-x", metavar="GLOB", help="Glob to skip."
+    ),
+    dest: Optional[Path] = typer.Option(
+        None, "--dest", metavar="DIR", help="Target dir (default ./<job-id>)."
+    ),
+    list_: bool = typer.Option(
+        False, "--list", "-l", metavar="", help="List the files; fetch nothing."
+    ),
     trial: Optional[str] = TrialOpt,
     json_: bool = JsonOpt,
+    profile: Optional[str] = ProfileOpt,
 ) -> None:
     """Fetch some or all of a job's artifacts, file by file."""
     from mlx import commands
 
+    _use_profile(profile)
     store = _store()
     record = _find(store, job, trial)
     commands.pull(record, include or [], exclude or [], dest or Path(record.id), list_, json_)
 
 
-@app.command()
+@app.command(epilog=examples("jobs"))
 def jobs(
-    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="Only this provider."),
-    status: Optional[list[str]] = typer.Option(None, "--status", "-s", help="Only this state."),
-    since: Optional[str] = typer.Option(None, "--since", help="Only newer: 1d, 2h, ISO time."),
-    limit: int = typer.Option(50, "--limit", min=1, help="At most this many jobs."),
+    provider: Optional[str] = typer.Option(
+        None, "--provider", "-p", metavar="NAME", help="Only this provider."
+    ),
+    status: Optional[list[str]] = typer.Option(
+        None, "--status", "-s", metavar="STATE", help="Only this state."
+    ),
+    since: Optional[str] = typer.Option(
+        None, "--since", metavar="AGE|TIME", help="Only newer: 2h, 1d, 2w, ISO time."
+    ),
+    limit: int = typer.Option(
+        50, "--limit", "-n", min=1, metavar="N", help="At most this many jobs."
+    ),
+    prune: bool = typer.Option(
+        False, "--prune", metavar="", help="Forget the jobs whose submit failed (nothing ran)."
+    ),
+    tag: Optional[list[str]] = typer.Option(
+        None, "--tag", metavar="KEY=VALUE", help="Only jobs with this tag (spec `tags:`)."
+    ),
+    remote: bool = typer.Option(
+        False, "--remote", metavar="", help="The cloud's own list (-p), mlx's jobs marked."
+    ),
     json_: bool = JsonOpt,
+    profile: Optional[str] = ProfileOpt,
 ) -> None:
     """List jobs, newest first."""
     from mlx import commands
 
-    commands.list_jobs(_store(), provider, status or [], since, limit, json_)
+    _use_profile(profile)
+    if prune:
+        from mlx.prune import prune_command
+
+        prune_command(_store(), provider, json_)
+        return
+    if remote:
+        from mlx.remote import list_remote_command
+
+        list_remote_command(_store(), provider, limit, json_)
+        return
+    from mlx.flags import parse_tags
+
+    tags = parse_tags(tag or [])
+    commands.list_jobs(_store(), provider, status or [], since, limit, json_, tags=tags)
 
 
-@app.command()
+@app.command(epilog=examples("status"))
 def status(
-    job: str = typer.Argument(..., help="Job id, unique prefix, or provider:native-id."),
+    job: str = JobArg,
     trial: Optional[str] = TrialOpt,
     json_: bool = JsonOpt,
+    profile: Optional[str] = ProfileOpt,
 ) -> None:
     """Show a job's state, metrics and where its artifacts are."""
     from mlx import commands
 
+    _use_profile(profile)
     store = _store()
     commands.status(_find(store, job, trial), store, json_)
 
 
-@app.command()
+@app.command(epilog=examples("cancel"))
 def cancel(
-    job: str = typer.Argument(..., help="Job id, unique prefix, or provider:native-id."),
+    job: str = JobArg,
+    profile: Optional[str] = ProfileOpt,
 ) -> None:
     """Stop a running job (every node, every trial)."""
     from mlx import commands
 
+    _use_profile(profile)
     store = _store()
     commands.cancel(_find(store, job), store)
 
 
-@app.command()
+@app.command(epilog=examples("translate"))
 def translate(
-    spec: Path = typer.Argument(..., help="The job spec (YAML)."),
+    spec: Path = SpecArg,
     provider: Optional[str] = ProviderOpt,
     set_: Optional[list[str]] = SetOpt,
-    tune: bool = typer.Option(False, "--tune", help="The tuning request instead."),
+    tune: bool = typer.Option(False, "--tune", metavar="", help="The tuning request instead."),
     json_: bool = JsonOpt,
     profile: Optional[str] = ProfileOpt,
 ) -> None:
@@ -232,9 +355,9 @@ def translate(
     commands.print_translation(_load(spec, provider, set_, profile), json_, tuning=tune)
 
 
-@app.command()
+@app.command(epilog=examples("price"))
 def price(
-    spec: Path = typer.Argument(..., help="The job spec (YAML)."),
+    spec: Path = SpecArg,
     set_: Optional[list[str]] = SetOpt,
     json_: bool = JsonOpt,
     profile: Optional[str] = ProfileOpt,
@@ -245,7 +368,7 @@ def price(
     price_command(_load(spec, None, set_, profile).resources, as_json=json_)
 
 
-@app.command()
+@app.command(epilog=examples("schema"))
 def schema() -> None:
     """Print the JSON Schema of job specs (for editor autocompletion)."""
     from mlx.console import print_json
@@ -254,11 +377,73 @@ def schema() -> None:
     print_json(json_schema())
 
 
-@app.command()
+@app.command("open", epilog=examples("open"))
+def open_(
+    job: str = JobArg,
+    web: bool = typer.Option(False, "--web", "-w", metavar="", help="Also open it in a browser."),
+    json_: bool = JsonOpt,
+    profile: Optional[str] = ProfileOpt,
+) -> None:
+    """Print the URL of a job's page in its cloud's web console."""
+    from mlx.weblinks import open_command
+
+    _use_profile(profile)
+    open_command(_find(_store(), job), web, json_)
+
+
+@app.command(epilog=examples("rerun"))
+def rerun(
+    job: str = JobArg,
+    set_: Optional[list[str]] = SetOpt,
+    provider: Optional[str] = ProviderOpt,
+    detach: bool = typer.Option(
+        False, "--detach", "-d", metavar="", help="Return once the job started."
+    ),
+    rehearse: bool = RehearseOpt,
+    json_: bool = JsonOpt,
+    profile: Optional[str] = ProfileOpt,
+) -> None:
+    """Run a job again from the spec it ran with; --set changes it."""
+    from mlx import commands
+    from mlx.console import err
+    from mlx.rerun import rerun_spec
+
+    store = _store()
+    record = _find(store, job)
+    spec = rerun_spec(record, set_ or [], provider, profile)
+    err.print(f"Rerunning {record.id}")
+    rehearse = rehearse or bool(record.rehearsal)
+    launch = commands.tune if record.is_tuning else commands.train
+    launch(spec, store, detach=detach, as_json=json_, rehearse=rehearse)
+
+
+@app.command(epilog=examples("init"))
+def init(
+    script: Optional[Path] = typer.Argument(
+        None, help="A training script whose argparse flags become hyperparameters (not run)."
+    ),
+    output: Path = typer.Option(
+        Path("job.yaml"),
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="The spec file to write (never overwritten).",
+    ),
+) -> None:
+    """Write a job spec, from an existing script's argparse flags."""
+    from mlx.scaffold import init_command
+
+    init_command(script, output)
+
+
+@app.command(epilog=examples("doctor"))
 def doctor(
     json_: bool = JsonOpt,
     repair: bool = typer.Option(
-        False, "--repair", help="Keep a damaged job store aside and start a new one."
+        False,
+        "--repair",
+        metavar="",
+        help="Keep a damaged job store aside and start a new one.",
     ),
 ) -> None:
     """Check the SDKs, credentials and job store (no network)."""
@@ -289,11 +474,14 @@ def main() -> None:
         _print_error("interrupted", None)
         code = 130
     except Exception as e:
-        from mlx.errors import MlxError
+        from mlx.errors import Interrupted, MlxError
 
         if not isinstance(e, MlxError) or os.environ.get("MLX_DEBUG"):
             raise
-        _print_error(e.message, e.hint)
+        if isinstance(e, Interrupted):  # Ctrl-C detached on purpose: news, not an error
+            _print_detached(e.message, e.hint)
+        else:
+            _print_error(e.message, e.hint)
         code = e.exit_code
     sys.exit(code if isinstance(code, int) else 0)
 
@@ -307,6 +495,19 @@ def _show_usage_error(error: Exception) -> None:
     hint = f"`{context.command_path} --help` shows its usage." if context else None
     message = " ".join(error.format_message().split())  # type: ignore[attr-defined]
     _print_error(message, hint)
+
+
+def _print_detached(message: str, hint: Optional[str]) -> None:
+    """Ctrl-C while following or watching: the job runs on; say so, and how to come back
+    (exit 130, as DESIGN.md's exit codes say), without an ``Error:`` in red."""
+    from rich.markup import escape
+
+    from mlx.console import err
+    from mlx.text import printable
+
+    err.print(escape(printable(message[:1].upper() + message[1:])) + ".")
+    if hint:
+        err.print(escape(printable(hint)))
 
 
 def _print_error(message: str, hint: Optional[str]) -> None:

@@ -49,13 +49,19 @@ def _write_err_line(text: str) -> None:
 
 
 def print_translation(spec: JobSpec, as_json: bool, tuning: bool = False) -> None:
-    translation = lifecycle.translate(spec, tuning=tuning)
+    from mlx import upload_listing
+
+    # What the job takes from this machine: "uploads" (a cloud) or "copies" (local).
+    files = upload_listing.listing(spec)
+    translation = {**lifecycle.translate(spec, tuning=tuning), **files}
     if as_json:
         print_json(translation)
     else:
         from rich.json import JSON
 
         out.print(JSON.from_data(translation, default=str))
+    for line in upload_listing.lines(files):
+        err.print(escape(line))
     if get_provider(spec.provider).machines is not None:
         from mlx.catalog.pricing import choice_summary, estimate
 
@@ -77,8 +83,11 @@ def _started(record: JobRecord, what: str = "") -> None:
 def train(
     spec: JobSpec, store: Store, *, detach: bool, as_json: bool, rehearse: bool = False
 ) -> None:
+    from mlx import startup
+
     record = lifecycle.launch(spec, store, rehearse=rehearse)
     _started(record)
+    startup.announce(spec, record)
     if detach:
         if as_json:
             print_json(record_json(record))
@@ -87,6 +96,7 @@ def train(
         return
     write = _write_err_line if as_json else _write_line
     multi = record.nodes > 1
+    record = startup.watch_start(record, store)  # state changes until its command runs
     record = _follow(
         record, store, LogQuery(follow=True), lambda line: write(format_line(line, multi))
     )
@@ -99,8 +109,11 @@ def train(
 def tune(
     spec: JobSpec, store: Store, *, detach: bool, as_json: bool, rehearse: bool = False
 ) -> None:
+    from mlx import startup
+
     record = lifecycle.launch(spec, store, kind=JobKind.TUNING, rehearse=rehearse)
     _started(record, "tuning job ")
+    startup.announce(spec, record)
     _watch_tuning(record, store, detach=detach, as_json=as_json)
 
 
@@ -125,6 +138,8 @@ def _watch_tuning(record: JobRecord, store: Store, *, detach: bool, as_json: boo
     record = view.watch(store, record, err if as_json else out)
     if as_json:
         print_json(view.summary(store, record))
+    for text in _trial_failures(store, record):
+        err.print(escape(text))
     line = view.best_line(store, record)
     if line:
         err.print(escape(line))
@@ -135,9 +150,18 @@ def _watch_tuning(record: JobRecord, store: Store, *, detach: bool, as_json: boo
     _raise_unless_succeeded(record)
 
 
+def _trial_failures(store: Store, record: JobRecord) -> list[str]:
+    """Why trials failed, one line per reason (a trial without its objective says so)."""
+    from mlx.tuning import view
+    from mlx.tuning.objective import failure_lines
+
+    return failure_lines(view.summary(store, record)["trials"])
+
+
 def _summary(record: JobRecord) -> None:
-    duration = (record.ended_at or time.time()) - record.created_at
-    err.print(f"Job [bold]{record.id}[/] {_state(record.state)} after {duration:.1f}s")
+    from mlx.timefmt import length, run_time
+
+    err.print(f"Job [bold]{record.id}[/] {_state(record.state)} after {length(run_time(record))}")
     if record.metrics:
         shown = ", ".join(f"{k}={v:g}" for k, v in record.metrics.items())
         err.print(f"Metrics: {escape(shown)}")
@@ -146,13 +170,18 @@ def _summary(record: JobRecord) -> None:
         err.print(f"Fetch them with [bold]mlx pull-artifacts {record.id}[/]")
 
 
-def _raise_unless_succeeded(record: JobRecord) -> None:
+def _raise_unless_succeeded(record: JobRecord, *, logs_shown: bool = False) -> None:
+    """Exit 1 with the reason; point to the job's logs only where there are some the user
+    has not just read (not inside ``mlx logs -f``; not for a job that never printed a
+    line, as after an image that could not be pulled)."""
     if record.state == JobState.SUCCEEDED:
         return
+    from mlx.failure_hints import failure_hint
+
     reason = f": {record.message}" if record.message else ""
     raise JobFailed(
         f"job {record.id} {record.state.value}{reason}",
-        hint=f"See its logs with `mlx logs {record.id}`.",
+        hint=failure_hint(record, logs_shown=logs_shown),
     )
 
 
@@ -170,7 +199,7 @@ def logs(record: JobRecord, store: Store, query: LogQuery, timestamps: bool) -> 
         record, store, query, lambda line: _write_line(format_line(line, multi, timestamps))
     )
     err.print(f"Job [bold]{record.id}[/] {_state(record.state)}")
-    _raise_unless_succeeded(record)
+    _raise_unless_succeeded(record, logs_shown=True)
 
 
 def _follow(
@@ -233,6 +262,7 @@ def list_jobs(
     since: Optional[str],
     limit: int,
     as_json: bool,
+    tags: Optional[dict[str, str]] = None,
 ) -> None:
     if provider:
         from mlx.spec import check_provider_flag
@@ -242,7 +272,11 @@ def list_jobs(
     # A job not ended when last seen may be in a wanted state by now: list it too, refresh.
     candidates = wanted and [*wanted, *(s for s in JobState if not s.terminal and s not in wanted)]
     records = store.list(
-        provider=provider, states=candidates or None, since=parse_since(since), limit=limit
+        provider=provider,
+        states=candidates or None,
+        since=parse_since(since),
+        limit=limit,
+        tags=tags,
     )
     if store.read_only:  # nothing learnt could be saved: show what the store holds
         from mlx.console import warn
@@ -269,10 +303,11 @@ def list_jobs(
         box=None,
         header_style="bold",
     )
+    from mlx.timefmt import length, run_time
+
     for r in records:
-        duration = (r.ended_at or time.time()) - r.created_at
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at))
-        table.add_row(r.id, _provider(r), _state(r.state), created, f"{duration:.0f}s")
+        table.add_row(r.id, _provider(r), _state(r.state), created, length(run_time(r)))
     out.print(table)
 
 
@@ -303,6 +338,8 @@ def status(record: JobRecord, store: Store, as_json: bool) -> None:
             print_json(view.summary(store, record))
         else:
             out.print(view.table(store, record))
+            for text in _trial_failures(store, record):
+                out.print(escape(text))
             line = view.best_line(store, record)
             if line:
                 out.print(escape(line))
@@ -310,14 +347,19 @@ def status(record: JobRecord, store: Store, as_json: bool) -> None:
     if as_json:
         print_json(record_json(record))
         return
+    from mlx.timefmt import length, moment, run_time
+
     table = Table(box=None, show_header=False)
     rows = [
         ("id", record.id),
         ("provider", _provider(record)),
         ("state", _state(record.state)),
         ("native id", escape(record.native_id or "-")),
-        ("created", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created_at))),
+        ("created", moment(record.created_at)),
     ]
+    if record.ended_at is not None:
+        rows.append(("ended", moment(record.ended_at)))
+    rows.append(("duration", length(run_time(record))))
     if record.message:
         rows.append(("message", escape(record.message)))
     if record.exit_code is not None:
@@ -336,8 +378,9 @@ def cancel(record: JobRecord, store: Store) -> None:
 
 
 def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
+    """Sizes in the units of the transfer progress display (Rich's ``DownloadColumn`` and
+    ``TransferSpeedColumn``: decimal, 1 MB = 1000 kB), so a listed size and the bar that
+    fetches it read alike."""
+    from rich.filesize import decimal
+
+    return decimal(int(n))

@@ -1,8 +1,10 @@
 """``mlx doctor``: which provider SDKs are installed, which credentials are found, and
 whether the job store is sound (``--repair`` keeps a damaged one aside and starts anew).
 
-Nothing here imports an SDK or touches the network: it looks for packages with
-``importlib.util.find_spec`` and for credentials where each SDK's default chain looks.
+Nothing here touches the network: it looks for packages with ``importlib.util.find_spec``,
+and asks each installed SDK's own credential chain (botocore's session, ``google.auth.
+default``, azure-identity's variables and CLI login) with every network step left out:
+each provider's ``credentials.py`` says how.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ def collect() -> dict[str, Any]:
             continue  # built in: nothing to install, nothing to log in to
         entry = _sdk_entry(provider.sdk_modules, provider.extra)
         if provider.credentials:
-            entry["credentials"] = provider.find_credentials()
+            # The SDK's own chain answers; without the SDK there is nothing to ask.
+            found_by_sdk = provider.find_credentials() if entry["sdk_installed"] else None
+            entry["credentials"] = found_by_sdk
             entry["login_hint"] = provider.login_hint
         found[provider.name] = entry
     for name, modules in _FEATURES.items():
@@ -108,6 +112,8 @@ def run_doctor(as_json: bool) -> None:
         )
         if "credentials" not in entry:
             creds = "-"
+        elif not entry["sdk_installed"]:
+            creds = "- (checked once the SDK is installed)"
         elif entry["credentials"]:
             creds = f"[green]found[/] {escape(entry['credentials'])}"
         else:

@@ -43,3 +43,16 @@ def compile_grep(pattern: Optional[str]) -> Optional[re.Pattern[str]]:
     except (re.error, OverflowError, RecursionError) as e:  # huge counts, deep nesting
         shown = pattern if len(pattern) <= 60 else pattern[:40] + "..."
         raise MlxError(f"--grep {shown!r} is not a valid regular expression: {e}") from None
+
+
+def parse_tags(items: list[str]) -> dict[str, str]:
+    """``--tag KEY=VALUE`` (repeated: every one must match) -> {KEY: VALUE}."""
+    from mlx.errors import UsageError
+
+    tags: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or '"' in key:
+            raise UsageError(f"--tag {item!r}: expected KEY=VALUE", hint="e.g. --tag team=vision")
+        tags[key] = value
+    return tags

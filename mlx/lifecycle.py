@@ -32,6 +32,7 @@ from mlx.submissions import (
     settle_submission,
     unsubmitted,
 )
+from mlx.timefmt import provider_times
 
 
 def backend_for(record: JobRecord) -> Backend:
@@ -176,6 +177,7 @@ def refresh(record: JobRecord, store: Store, status: Optional[JobStatus] = None)
         changes["exit_code"] = status.exit_code
     if status.metrics and status.metrics != record.metrics:
         changes["metrics"] = status.metrics
+    changes.update(provider_times(record, status.started_at, status.ended_at, status.state))
     if changes:
         # Only while the job has not ended: another process (a supervisor, a `cancel`, the
         # mlx that waits) may have recorded its end since this one read it.
@@ -225,8 +227,11 @@ def _refresh_or_keep(record: JobRecord, store: Store, status: Optional[JobStatus
 def sync_trials(parent: JobRecord, store: Store) -> None:
     """Record a provider-run tuning job's trials as child jobs, and its best trial."""
     from mlx.ids import trial_id
+    from mlx.tuning.objective import judged
 
-    statuses = backend_for(parent).list_trials(parent)
+    # A trial that succeeded without its objective is shown failed, with the reason.
+    metric = parent.objective_metric
+    statuses = [judged(t, metric) for t in backend_for(parent).list_trials(parent)]
     if not statuses:
         return
     known = {r.id: r for r in store.list(parent_id=parent.id)}
@@ -237,7 +242,10 @@ def sync_trials(parent: JobRecord, store: Store) -> None:
             "params": trial.params,
             "objective": trial.objective,
             "pruned": trial.pruned,
+            **({"started_at": trial.started_at} if trial.started_at else {}),
         }
+        # The provider's end time, also for trials that ended while nobody watched.
+        ended = trial.ended_at if trial.state.terminal else None
         if job_id not in known:
             now = time.time()
             store.insert(
@@ -255,10 +263,12 @@ def sync_trials(parent: JobRecord, store: Store) -> None:
                     location=parent.location,
                     message=trial.message,
                     info=info,
+                    ended_at=ended,
                 )
             )
         elif (known[job_id].state, known[job_id].info) != (trial.state, info):
-            store.update(job_id, state=trial.state, info=info, message=trial.message)
+            at: dict[str, Any] = {"ended_at": ended} if ended else {}
+            store.update(job_id, state=trial.state, info=info, message=trial.message, **at)
     goal = parent.objective_goal
     scored = [t for t in statuses if t.objective is not None and t.state == JobState.SUCCEEDED]
     if scored:

@@ -29,13 +29,20 @@ def find_job(store: Store, ref: str) -> JobRecord:
             hint=f"The {provider} backend cannot look up jobs mlx did not launch.",
         )
     fields = providers.backend_for(provider).adopt(native)
+    # The provider's own name for it may be longer (Vertex: a resource name for a number):
+    # a job adopted before under that name is the same job.
+    full = fields.get("native_id", native)
+    if full != native:
+        try:
+            return store.find(f"{provider}:{full}")
+        except JobNotFound:
+            pass
     now = time.time()
     record = JobRecord(
-        id=_adopted_id(store, provider, native),
+        id=_adopted_id(store, provider, full.rsplit("/", 1)[-1]),
         provider=provider,
-        native_id=native,
         updated_at=now,
-        **{"created_at": now, **fields},
+        **{"created_at": now, "native_id": native, **fields},
     )
     store.insert(record)
     return store.get(record.id)
@@ -63,7 +70,10 @@ def find_trial(store: Store, parent: JobRecord, trial: str) -> JobRecord:
         )
     wanted = parent.info.get("best_trial") if trial == "best" else trial
     if wanted is None:
-        raise MlxError(f"{parent.id} has no best trial yet", hint="No trial has finished.")
+        from mlx.tuning.objective import why_no_best
+
+        trials = store.list(parent_id=parent.id)
+        raise MlxError(f"{parent.id} has no best trial yet", hint=why_no_best(parent, trials))
     for record in store.list(parent_id=parent.id):
         if str(record.info.get("trial")) == str(wanted):
             return record

@@ -42,6 +42,14 @@ class JobStatus:
     exit_code: Optional[int] = None
     native_state: Optional[str] = None
     metrics: dict[str, float] = field(default_factory=dict)
+    # The provider's own clock (epoch seconds): when the job started running and ended.
+    # Durations come from these, not from when mlx happened to look.
+    started_at: Optional[float] = None
+    ended_at: Optional[float] = None
+    # The state changes the provider itself records, oldest first, as (time, state,
+    # message): SageMaker's SecondaryStatusTransitions. Empty where the provider keeps no
+    # history; the start-up view then shows the states it sees change.
+    transitions: tuple[tuple[float, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,8 @@ class TrialStatus:
     objective: Optional[float] = None
     message: Optional[str] = None
     pruned: bool = False  # stopped early by the tuner's early stopping
+    started_at: Optional[float] = None  # the provider's clock, as in JobStatus
+    ended_at: Optional[float] = None
 
 
 Progress = Callable[[int], None]  # called with the number of bytes just transferred

@@ -25,6 +25,7 @@ def record_json(record: JobRecord) -> dict[str, Any]:
         "created_at": _iso(record.created_at),
         "ended_at": _iso(record.ended_at),
         "parent_id": record.parent_id,
+        "tags": dict(record.spec.get("tags") or {}),  # the spec's `tags:`
     }
 
 
@@ -44,9 +45,8 @@ def format_line(line: LogLine, multi_node: bool, timestamps: bool = False) -> st
         prefix = f"[node-{line.node}/proc-{line.process}] "
     elif multi_node:
         prefix = f"[node-{line.node}] "
-    if timestamps:
-        from datetime import datetime, timezone
+    if timestamps:  # local time with date and zone, as `status` shows times
+        from mlx.timefmt import moment
 
-        stamp = datetime.fromtimestamp(line.time, timezone.utc).strftime("%H:%M:%S.%f")[:-3]
-        prefix = f"{stamp} {prefix}"
+        prefix = f"{moment(line.time, millis=True)} {prefix}"
     return prefix + line.text

@@ -94,6 +94,8 @@ class Provider:
             file gives them (a bucket, a project): no cloud is called, so any valid name
             serves, and ``--rehearse`` works without an account.
         rank: where it is listed (``mlx doctor``, ``mlx price``): lower first, then by name.
+        image_hint: what to set ``image:`` to when a spec has none (an image this
+            provider can pull); None: any image with Python.
     """
 
     name: str
@@ -112,6 +114,7 @@ class Provider:
     runtime_adapter: Optional[str] = None
     runner: Optional[str] = None
     rehearsal_settings: tuple[tuple[str, str], ...] = ()
+    image_hint: Optional[str] = None
 
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities

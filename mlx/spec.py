@@ -29,6 +29,8 @@ from pydantic import (
 
 from mlx.errors import SpecError
 from mlx.runtime.argv import render_args
+from mlx.runtime.compat_sagemaker import MODE as COMPAT_SAGEMAKER
+from mlx.spec_argv import check_argv_fields
 from mlx.spec_base import StrictModel, valid_duration
 from mlx.units import AcceleratorRequest, parse_accelerator, parse_duration, parse_size_gb
 
@@ -43,6 +45,13 @@ OUTPUT_KINDS = ("model", "checkpoints", "output")
 NUMBER_RE = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
 
 Scalar = Union[bool, int, float, str]
+# `compat: sagemaker` (mlx.runtime.compat_sagemaker): what a SageMaker bring-your-own
+# container expects, on every provider; an empty command runs the image's `train`.
+SAGEMAKER_ENTRY = "train"
+_COMPAT_HELP = (
+    "sagemaker: lay out /opt/ml (hyperparameters.json, input/data/<input>, model, output) "
+    "for a SageMaker bring-your-own container, on every provider"
+)
 
 
 def _as_text(value: Any) -> Any:
@@ -241,6 +250,12 @@ class Tune(StrictModel):
         return self
 
 
+BoolStyle = Literal["flag", "value"]
+_BOOL_HELP = (
+    "how `args_style: flags` renders true/false: flag (--name, or nothing; argparse "
+    "store_true) or value (--name True / --name False; strtobool); or a mapping of "
+    "hyperparameter -> flag|value (the others: flag)"
+)
 _IMAGE_HELP = (
     "container image; required on clouds. Or one per provider, e.g. {sagemaker: <ECR URI>, "
     "vertex: <image>}: a registry one cloud pulls from may be closed to another"
@@ -291,10 +306,22 @@ class JobSpec(StrictModel):
     image: Annotated[Optional[str], WithJsonSchema(_IMAGE_SCHEMA)] = Field(
         None, description=_IMAGE_HELP
     )
-    command: Union[str, list[str]] = Field(description="string (shell-split) or list")
+    compat: Optional[str] = Field(
+        None, description=_COMPAT_HELP, json_schema_extra={"enum": [COMPAT_SAGEMAKER, None]}
+    )
+    command: Union[str, list[str]] = Field(
+        description="string (shell-split) or list; with `compat: sagemaker` it may be "
+        "empty or left out (SageMaker's `train`)"
+    )
     code: Optional[str] = Field(None, description="source dir, relative to the spec file")
+    install_requirements: bool = Field(
+        True,
+        description="install `code`'s requirements.txt before the command (local: "
+        "only with --isolated; otherwise it warns about what is missing)",
+    )
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     args_style: Literal["flags", "hydra"] = "flags"
+    bool_style: Union[BoolStyle, dict[str, BoolStyle]] = Field("flag", description=_BOOL_HELP)
     args: list[str] = Field(default_factory=list, description="literal args, before the rest")
     inputs: dict[str, str] = Field(default_factory=dict, description="name -> URI or path")
     outputs: dict[Literal["model", "checkpoints", "output"], Optional[str]] = Field(
@@ -303,6 +330,10 @@ class JobSpec(StrictModel):
     resources: Resources = Field(default_factory=Resources)
     env: dict[str, str] = Field(default_factory=dict)
     secrets: dict[str, str] = Field(default_factory=dict, description="NAME: env:VARIABLE")
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        description="key: value, sent as the provider's tags or labels; `mlx jobs --tag K=V`",
+    )
     metrics: list[Metric] = Field(default_factory=list)
     tune: Optional[Tune] = None
     # One block per registered provider that has settings (`sagemaker:`, ...): fields of
@@ -329,9 +360,26 @@ class JobSpec(StrictModel):
             return value
         return image_for(value, info.data.get("provider"))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_command(cls, data: Any) -> Any:
+        # A SageMaker bring-your-own container needs no command: its image's `train` runs.
+        if isinstance(data, dict) and data.get("compat") == COMPAT_SAGEMAKER:
+            return {"command": [], **data}
+        return data
+
+    @field_validator("compat")
+    @classmethod
+    def _check_compat(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and value != COMPAT_SAGEMAKER:
+            raise ValueError(f"must be {COMPAT_SAGEMAKER} (or left out), not {value!r}")
+        return value
+
     @field_validator("command")
     @classmethod
-    def _check_command(cls, value: Union[str, list[str]]) -> Union[str, list[str]]:
+    def _check_command(
+        cls, value: Union[str, list[str]], info: ValidationInfo
+    ) -> Union[str, list[str]]:
         if isinstance(value, str):
             try:
                 parts = shlex.split(value)
@@ -339,8 +387,8 @@ class JobSpec(StrictModel):
                 raise ValueError(f"cannot split the command ({e}); check its quotes") from None
         else:
             parts = value
-        if not parts:
-            raise ValueError("must not be empty")
+        if not parts and info.data.get("compat") != COMPAT_SAGEMAKER:
+            raise ValueError("must not be empty (only `compat: sagemaker` runs the image's train)")
         return value
 
     @field_validator("hyperparameters")
@@ -360,7 +408,7 @@ class JobSpec(StrictModel):
                     )
         return value
 
-    @field_validator("args", "env", mode="before")
+    @field_validator("args", "env", "tags", mode="before")
     @classmethod
     def _stringify(cls, value: Any) -> Any:
         if isinstance(value, list):
@@ -410,6 +458,11 @@ class JobSpec(StrictModel):
         duplicated = {n for n in names if names.count(n) > 1}
         if duplicated:
             raise ValueError(f"metric `{sorted(duplicated)[0]}` is defined twice in `metrics`")
+        if self.compat and self.tune:
+            raise ValueError(
+                "`compat: sagemaker` runs training jobs; a tuning job's trials get their values "
+                "as arguments on some providers: remove `compat` or `tune`"
+            )
         if self.tune and self.tune.objective.metric not in names:
             known = ", ".join(names) or "none defined"
             raise ValueError(
@@ -435,12 +488,17 @@ class JobSpec(StrictModel):
         return self._source
 
     def command_argv(self) -> list[str]:
-        return shlex.split(self.command) if isinstance(self.command, str) else list(self.command)
+        argv = shlex.split(self.command) if isinstance(self.command, str) else list(self.command)
+        # Empty only with `compat: sagemaker`: SageMaker runs `docker run IMAGE train`.
+        return argv or [SAGEMAKER_ENTRY]
 
     def argv(self, hyperparameters: Optional[dict[str, Any]] = None) -> list[str]:
         """The full argv the training script sees: command, ``args``, rendered hyperparameters."""
         hps = self.hyperparameters if hyperparameters is None else hyperparameters
-        return [*self.command_argv(), *self.args, *render_args(hps, self.args_style)]
+        if self.compat == COMPAT_SAGEMAKER:  # they reach it in hyperparameters.json
+            hps = {}
+        rendered = render_args(hps, self.args_style, self.bool_style)
+        return [*self.command_argv(), *self.args, *rendered]
 
     def code_dir(self) -> Optional[Path]:
         return None if self.code is None else (self.base_dir / self.code).resolve()
@@ -589,6 +647,7 @@ def load_spec(
     spec._base_dir = path.resolve().parent
     spec._source = str(path)
     _check_files(spec, doc)
+    check_argv_fields(spec, doc, overridden)  # placeholders, bool_style
     return spec
 
 
@@ -624,22 +683,11 @@ def _nul_at(value: Any, path: tuple[Any, ...]) -> Optional[tuple[Any, ...]]:
 
 
 def check_config_keys(config: dict[str, Any]) -> None:
-    """The config file holds ``provider``, ``profiles`` and provider blocks only: a typo
-    (``sagemker:``) is named with the file, not silently dropped (a "required" error about
-    the block it meant would follow, blaming the wrong place)."""
-    import difflib
+    """The config file holds ``provider``, ``profiles`` and provider blocks only, each block
+    valid for its provider: ``mlx.config_file.check_config``."""
+    from mlx.config_file import check_config
 
-    from mlx.settings import config_path
-
-    allowed = ("provider", *settings_blocks())
-    for key in config:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            guess = f"; did you mean `{close[0]}`?" if close else ""
-            raise SpecError(
-                f"{config_path()}: unknown key `{key}`{guess}",
-                hint=f"The config file takes: {', '.join(allowed)} and profiles.",
-            )
+    check_config(config)
 
 
 def check_provider_flag(provider: str) -> None:
@@ -660,7 +708,8 @@ def check_for_provider(spec: JobSpec, provider: str) -> None:
     if get(provider).can(Capability.NEEDS_IMAGE) and not spec.image:
         raise SpecError(
             f"{spec.source}: `image` is required to run on {provider}",
-            hint="Set `image:` to a container image with Python, e.g. python:3.11-slim.",
+            hint=get(provider).image_hint
+            or "Set `image:` to a container image with Python, e.g. python:3.11-slim.",
         )
 
 

@@ -341,6 +341,19 @@ class Store:
             )
         return self._record(rows[0])
 
+    def ids_by_native(self, provider: str, native_ids: list[str]) -> dict[str, str]:
+        """The mlx ids of ``provider``'s jobs among ``native_ids`` (indexed lookups)."""
+        found: dict[str, str] = {}
+        for start in range(0, len(native_ids), 500):  # SQLite's bound parameters
+            chunk = native_ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._rows(
+                f"SELECT id, native_id FROM jobs WHERE provider = ? AND native_id IN ({marks})",
+                (provider, *chunk),
+            )
+            found.update({row["native_id"]: row["id"] for row in rows})
+        return found
+
     def list(
         self,
         *,
@@ -350,8 +363,11 @@ class Store:
         kinds: tuple[JobKind, ...] = (JobKind.TRAINING, JobKind.TUNING),
         parent_id: Optional[str] = None,
         limit: Optional[int] = None,
+        tags: Optional[dict[str, str]] = None,
     ) -> list[JobRecord]:
-        """Jobs, newest first, filtered in SQL (indexed on provider, state and time).
+        """Jobs, newest first, filtered in SQL (indexed on provider, state and time; ``tags``,
+        the spec's ``tags:`` holding every given key with its value, with SQLite's JSON
+        functions while the time index is walked).
 
         Damaged rows are skipped, with one warning naming them (``mlx doctor`` checks them).
         """
@@ -372,6 +388,9 @@ class Store:
         if since is not None:
             where.append("created_at >= ?")
             params.append(since)
+        for key, value in (tags or {}).items():
+            where.append("json_extract(spec, ?) = ?")  # a quoted key: dots are no path
+            params.extend(('$.tags."' + key + '"', value))
         sql = "SELECT * FROM jobs WHERE " + " AND ".join(where) + " ORDER BY created_at DESC"
         if limit:
             sql += " LIMIT ?"

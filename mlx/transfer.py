@@ -209,9 +209,7 @@ def pull(
     Ctrl-C stops at once: transfers in flight are abandoned (their part files removed), and
     ``Interrupted`` says so. A file that cannot be written stops the pull the same way.
     """
-    from rich.progress import BarColumn, DownloadColumn, TransferSpeedColumn
-
-    from mlx import console
+    from mlx import progress
 
     check_dest(dest)
     targets = [(a, safe_target(dest, a.path)) for a in artifacts]  # check all before writing
@@ -221,16 +219,9 @@ def pull(
     todo = [(a, t) for a, t in targets if not is_current(t, a, local_checksum)]
     skipped = [a.path for a, t in targets if (a, t) not in todo]
     total = sum(a.size for a, _ in todo)
-    columns = (
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-    )
-    with console.progress(*columns, enabled=show_progress and bool(todo)) as shown:
-        task = shown.add_task(f"Pulling {len(todo)} file(s)", total=total)
-        batch = _Batch(download, local_checksum, lambda n: shown.update(task, advance=n))
-        downloaded = batch.run(todo)
+    described = progress.describe("Pulling", len(todo))
+    with progress.transfer(described, total, enabled=show_progress and bool(todo)) as advance:
+        downloaded = _Batch(download, local_checksum, advance).run(todo)
     return PullResult(sorted(downloaded), skipped, dest, total)
 
 

@@ -6,8 +6,8 @@ import math
 import re
 from typing import NamedTuple, Optional, Union
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|s)", re.IGNORECASE)
-_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)", re.IGNORECASE)
+_SECONDS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
 _GB_PER_UNIT = {"B": 1 / 2**30, "K": 1 / 2**20, "M": 1 / 2**10, "G": 1.0, "T": 2**10}
 
@@ -22,7 +22,7 @@ _MAX_DIGITS = 30  # digits in one number: any more is not a duration or size any
 
 
 def parse_duration(value: Union[int, float, str]) -> int:
-    """Seconds in ``value``: a number of seconds, or ``90m``, ``4h``, ``1h30m``, ``2d``.
+    """Seconds in ``value``: a number of seconds, or ``90m``, ``4h``, ``1h30m``, ``2d``, ``2w``.
 
     Raises:
         ValueError: the text is not a positive duration, or one longer than 10 years.

@@ -32,6 +32,7 @@ from mlx.model import (
 if TYPE_CHECKING:
     from mlx.cloud.pacing import Pacing
     from mlx.providers import Provider
+    from mlx.remote import RemoteJob
     from mlx.runner.host import Stores
     from mlx.spec import JobSpec
     from mlx.transfer import PullResult
@@ -170,6 +171,26 @@ class Backend(abc.ABC):
         than listing and fetching file by file (one pass over an archive that can stop
         early). None: ``jobs.pull`` lists, selects and calls ``download`` per file."""
         return None
+
+    def console_url(self, record: JobRecord) -> Optional[str]:
+        """The job's page in its provider's web console (``mlx open``; the link shown when
+        a job starts), built from the stored record without a call. None: no page (a job
+        that runs here, or one the provider never accepted)."""
+        return None
+
+    def live_metrics(self, record: JobRecord) -> dict[str, float]:
+        """Each metric's latest value of a running job or trial, as its script printed it,
+        where that is read without a call to the provider (the live trial table asks it
+        for every running trial at each refresh). The default: none known."""
+        return {}
+
+    def list_remote(self, limit: int) -> list[RemoteJob]:
+        """The provider's own jobs, newest first, at most ``limit``, whoever launched them
+        (``mlx jobs -p P --remote``), with the settings of the config file's block."""
+        raise BackendError(
+            f"{self.name} has no list of jobs of its own",
+            hint="`mlx jobs` lists every job mlx launched.",
+        )
 
     def list_states(self, records: list[JobRecord]) -> dict[str, JobStatus]:
         """Fresh states of many of this provider's jobs, by mlx job id, from one filtered

@@ -77,9 +77,14 @@ def runtime_config(
         "output_dir": output_dir,
         "hyperparameters": spec.hyperparameters,
         "args_style": spec.args_style,
+        "bool_style": spec.bool_style,
+        # `compat: sagemaker`: the bootstrap lays out /opt/ml (mlx.runtime.compat_sagemaker).
+        "compat": spec.compat,
         "metrics": [{"name": m.name, "regex": m.pattern} for m in spec.metrics],
         "num_nodes": spec.resources.nodes,
         "num_gpus": num_gpus,
+        # code's requirements.txt (mlx.runtime.requirements); a provider may override.
+        "requirements": "install" if spec.install_requirements and spec.code else "off",
         # The in-job module that adapts the job to its platform (``Provider.runtime_adapter``).
         "adapter": _runtime_adapter(provider),
         **extra,

@@ -54,7 +54,9 @@ class ObjectStore(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
-    def put_file(self, key: str, path: Path) -> None: ...
+    def put_file(self, key: str, path: Path, progress: Optional[Progress] = None) -> None:
+        """Upload ``path``, calling ``progress`` with the bytes sent as they go."""
+        ...
 
     def put_bytes(self, key: str, data: bytes) -> None: ...
 
@@ -108,14 +110,18 @@ class ObjectStore(Protocol):
 # -- content digests -------------------------------------------------------------------
 
 
-def local_files(source: Path) -> Iterator[tuple[str, Path]]:
-    """(relative name, path) of every file of ``source``; a file is its own one entry."""
+def local_files(source: Path, *, code: bool = False) -> Iterator[tuple[str, Path]]:
+    """(relative name, path) of every file of ``source``; a file is its own one entry.
+
+    ``code``: ``source`` is a ``code`` folder, whose ``.mlxignore`` and default skips
+    (``.git``, virtual environments, caches: ``mlx.codetree``) apply; an input folder is
+    data, sent whole."""
+    from mlx.codetree import code_files, plain_files
+
     if source.is_file():
         yield source.name, source
         return
-    for path in sorted(source.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            yield path.relative_to(source).as_posix(), path
+    yield from code_files(source) if code else plain_files(source)
 
 
 def file_digest(path: Path, hasher: Any) -> bytes:
@@ -126,10 +132,11 @@ def file_digest(path: Path, hasher: Any) -> bytes:
     return hasher.digest()
 
 
-def tree_digest(source: Path) -> str:
-    """SHA-256 (hex) over the relative names and contents of ``source``'s files."""
+def tree_digest(source: Path, *, code: bool = False) -> str:
+    """SHA-256 (hex) over the relative names and contents of the files an upload of
+    ``source`` sends (``local_files``): a left-out file changing uploads nothing again."""
     digest = hashlib.sha256()
-    for name, path in local_files(source):
+    for name, path in local_files(source, code=code):
         digest.update(name.encode() + b"\0" + file_digest(path, hashlib.sha256()) + b"\n")
     return digest.hexdigest()
 
@@ -142,15 +149,25 @@ def marker_key(prefix: str) -> str:
     return prefix.rstrip("/") + MARKER_SUFFIX
 
 
-def upload_tree(store: ObjectStore, source: Path, prefix: str) -> None:
-    """Upload ``source`` (a file or a directory) under ``prefix``, ``store.parallel`` files
-    at a time."""
+def upload_tree(
+    store: ObjectStore,
+    source: Path,
+    prefix: str,
+    *,
+    code: bool = False,
+    progress: Optional[Progress] = None,
+) -> None:
+    """Upload ``source`` (a file or a directory; ``code``: see ``local_files``) under
+    ``prefix``, ``store.parallel`` files at a time (``progress``: the bytes sent)."""
 
     def send(item: tuple[str, Path]) -> None:
         name, path = item
-        store.put_file(prefix + name, path)
+        if progress is None:  # a store of a third party may not take it
+            store.put_file(prefix + name, path)
+        else:
+            store.put_file(prefix + name, path, progress)
 
-    files = local_files(source)
+    files = local_files(source, code=code)
     if store.parallel <= 1:
         for item in files:
             send(item)
@@ -159,13 +176,13 @@ def upload_tree(store: ObjectStore, source: Path, prefix: str) -> None:
         list(pool.map(send, files))
 
 
-def upload_once(store: ObjectStore, source: Path, prefix: str) -> bool:
+def upload_once(store: ObjectStore, source: Path, prefix: str, *, code: bool = False) -> bool:
     """Upload ``source`` under its content-addressed ``prefix`` unless a finished copy is
     there; True when something was sent. The marker goes last: a cut upload is redone."""
     marker = marker_key(prefix)
     if store.exists(marker):
         return False
-    upload_tree(store, source, prefix)
+    upload_tree(store, source, prefix, code=code)
     store.put_bytes(marker, b"")
     return True
 

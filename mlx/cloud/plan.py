@@ -27,11 +27,14 @@ class Upload:
 
     ``once``: the prefix is named by the content (``objects.tree_digest``) and the upload
     is skipped when a finished copy is there; otherwise it is sent every time.
+    ``code``: the spec's ``code`` folder, sent less its ``.mlxignore`` and the default
+    skips (``mlx.codetree``); an input is sent whole.
     """
 
     source: Path
     uri: str  # <scheme>://bucket/.../ (a prefix: trailing slash)
     once: bool = True
+    code: bool = False
 
     @property
     def key(self) -> str:
@@ -62,14 +65,26 @@ def stage(store: ObjectStore, plan: Plan[Any, Any]) -> None:
     """Put what ``plan``'s job reads into ``store`` (the plan's bucket): the uploads, the
     bootstrap, runtime.json and the plan's other files."""
     from mlx.bootstrap_package import bootstrap_bytes
-    from mlx.cloud.objects import upload_once, upload_tree
 
-    for upload in plan.uploads:
-        if upload.once:
-            upload_once(store, upload.source, upload.key)
-        else:
-            upload_tree(store, upload.source, upload.key)
+    send_uploads(store, plan.uploads)
     runtime = json.dumps(plan.runtime, indent=2).encode()
     files = {plan.layout.bootstrap_uri: bootstrap_bytes(), plan.layout.runtime_uri: runtime}
     for uri, data in {**files, **plan.files}.items():
         store.put_bytes(split_uri(uri)[1], data)
+
+
+def send_uploads(store: ObjectStore, uploads: list[Upload]) -> None:
+    """Send the uploads that are not there yet, under one progress display (a content-
+    addressed one whose marker is there was sent before). The marker goes last: a cut
+    upload is sent again."""
+    from mlx import progress
+    from mlx.cloud.objects import local_files, marker_key, upload_tree
+
+    todo = [u for u in uploads if not (u.once and store.exists(marker_key(u.key)))]
+    files = [path for u in todo for _, path in local_files(u.source, code=u.code)]
+    total = sum(path.stat().st_size for path in files)
+    with progress.transfer(progress.describe("Uploading", len(files)), total) as advance:
+        for upload in todo:
+            upload_tree(store, upload.source, upload.key, code=upload.code, progress=advance)
+            if upload.once:
+                store.put_bytes(marker_key(upload.key), b"")

@@ -41,9 +41,11 @@ class FolderStore:
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 
-    def put_file(self, key: str, path: Path) -> None:
+    def put_file(self, key: str, path: Path, progress: Optional[Progress] = None) -> None:
         with open(path, "rb") as f:
             self._write(key, f)
+        if progress is not None:
+            progress(path.stat().st_size)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         target = self._target(key)

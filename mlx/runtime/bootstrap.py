@@ -8,8 +8,8 @@ jobs, which start the image through the training toolkit's ``sagemaker_program``
 
 It sets the in-job contract's environment (``contract.py``), appends the hyperparameters
 rendered by the one argv rule (``argv.py``), runs the command, passes its output through as
-it arrives, parses the spec's metrics from stdout and reports them the platform's way, and
-exits with the command's exit code.
+it arrives, collects the spec's metrics from every channel (``channels.py``) and reports
+them the platform's way, and exits with the command's exit code.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ import subprocess
 import sys
 from typing import Any, Optional
 
-from mlx.runtime.argv import decode_from_sagemaker, render_args
+from mlx.runtime import channels, compat_sagemaker, placeholders, requirements
+from mlx.runtime.argv import decode_from_sagemaker, render_configured
 from mlx.runtime.contract import job_environment
-from mlx.runtime.metrics import MetricParser, make_reporters, warn
+from mlx.runtime.metrics import warn
 
 SAGEMAKER_HPS = "/opt/ml/input/config/hyperparameters.json"
 
@@ -150,7 +151,9 @@ def platform_adapter(config: dict[str, Any]) -> Any:
     zipapp, chosen by the provider that wrote the config), or None.
 
     An adapter has ``adapt_job(config, command, environ) -> (config, command)``,
-    ``reporters(config) -> list of Reporter`` and, where the platform substitutes values
+    ``reporters(config) -> list of Reporter``, optionally ``channel_readers(config,
+    environ)`` (the platform's own metric channels: ``channels.FileChannels``), and, where
+    the platform substitutes values
     into the command line, ``apply_placed(config, placed) -> config``.
     """
     name = config.get("adapter")
@@ -161,34 +164,11 @@ def platform_adapter(config: dict[str, Any]) -> Any:
 
 def build_command(config: dict[str, Any], command: list[str], hps: dict[str, Any]) -> list[str]:
     # Where the launcher already put the rendered hyperparameters on the command line
-    # (SageMaker's ContainerArguments), they are not added a second time.
-    if config.get("hyperparameters_in_argv"):
+    # (SageMaker's ContainerArguments), they are not added a second time; a SageMaker-style
+    # container reads them from hyperparameters.json (compat_sagemaker), not from argv.
+    if config.get("hyperparameters_in_argv") or config.get("compat") == compat_sagemaker.MODE:
         return list(command)
-    return [*command, *render_args(hps, config.get("args_style") or "flags")]
-
-
-def _pump(child: subprocess.Popen[bytes], parser: MetricParser, reporters: list[Any]) -> None:
-    """Copy the child's stdout through as it arrives; parse complete lines for metrics."""
-    assert child.stdout is not None
-    fd = child.stdout.fileno()
-    out = sys.stdout.buffer
-    pending = b""
-    while True:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        out.write(chunk)
-        out.flush()
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            for metric in parser.feed(line.decode("utf-8", "replace")):
-                for reporter in reporters:
-                    reporter.report(metric)
-    if pending:
-        for metric in parser.feed(pending.decode("utf-8", "replace")):
-            for reporter in reporters:
-                reporter.report(metric)
+    return [*command, *render_configured(config, hps)]
 
 
 def _write_failure(config: dict[str, Any], reason: str) -> None:
@@ -218,14 +198,36 @@ def run(
         # AIP_CHECKPOINT_DIR, Azure's output): each keeps its own folder in it.
         node = "node-%d" % int(config["node_rank"])
         config["checkpoint_dir"] = os.path.join(config["checkpoint_dir"], node)
+    # ${{inputs.x}}, ${{outputs.model}}, ${{name}}: the paths and id of this job (this node).
+    values = placeholders.values_of(config, environ)
+    hps = config["hyperparameters"] = placeholders.resolve_hyperparameters(hps, values)
+    command = placeholders.resolve_words(command, values)
     env = {**environ, **job_environment(config, environ)}
     for key in ("model_dir", "checkpoint_dir", "output_dir"):
         os.makedirs(config[key], exist_ok=True)
+    if config.get("compat") == compat_sagemaker.MODE:
+        try:
+            env.update(compat_sagemaker.prepare(config, environ))
+        except compat_sagemaker.CompatError as e:
+            warn(str(e))
+            _write_failure(config, str(e))
+            return 1
+    # The code's requirements.txt: installed, checked or skipped (requirements.py).
+    env, failure = requirements.prepare(config, command, env, warn)
+    if failure:
+        warn(failure)
+        _write_failure(config, failure)
+        return 1
     argv = build_command(config, command, hps)
-    parser = MetricParser(config.get("metrics") or [])
-    reporters = make_reporters(config, adapter)
+    files = channels.FileChannels(config, env, adapter)  # the job's hypertune file, MLflow
+    env.update(files.environment)
+    outputs = (channels.LineOutput(sys.stdout.buffer), channels.LineOutput(sys.stderr.buffer))
+    reporters = channels.reporters_for(config, adapter, outputs[0])
+    collector = channels.Collector([m["name"] for m in config.get("metrics") or []], reporters)
     try:
-        child = subprocess.Popen(argv, stdout=subprocess.PIPE, env=env, cwd=config.get("workdir"))
+        child = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=config.get("workdir")
+        )
     except OSError as e:
         reason = "cannot start %r: %s" % (argv[0], e.strerror or e)
         warn(reason)
@@ -238,11 +240,12 @@ def run(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, forward)
     try:
-        _pump(child, parser, reporters)
-        code = child.wait()
+        code = channels.run_collecting(child, files, collector, config, outputs)
     finally:
         for reporter in reporters:
             reporter.close()
+    if code == 0 and reporters:  # the process that reports (node 0; Azure: process 0)
+        channels.warn_missing(collector, files.looked_at())
     if code < 0:
         code = 128 - code
     if code != 0:

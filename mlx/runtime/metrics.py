@@ -1,4 +1,5 @@
-"""Metrics parsed from the job's stdout, and reported the way each platform wants them."""
+"""Metrics parsed from the job's output lines, and reported the way each platform wants
+them (the other channels a script reports through: ``channels.py``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Optional
 
@@ -24,6 +24,7 @@ class MetricValue(NamedTuple):
     value: float
     step: Optional[int]
     time: float
+    channel: str = "stdout"  # where the script reported it: stdout, stderr, hypertune, mlflow
 
 
 class MetricParser:
@@ -33,7 +34,7 @@ class MetricParser:
         self._patterns = [(d["name"], re.compile(d["regex"])) for d in definitions]
         self.last: dict[str, float] = {}
 
-    def feed(self, line: str) -> list[MetricValue]:
+    def feed(self, line: str, channel: str = "stdout") -> list[MetricValue]:
         found = []
         step_match = _STEP_RE.search(line) if self._patterns else None
         step = int(step_match.group(1)) if step_match else None
@@ -46,12 +47,15 @@ class MetricParser:
             except (ValueError, IndexError):
                 continue
             self.last[name] = value
-            found.append(MetricValue(name, value, step, time.time()))
+            found.append(MetricValue(name, value, step, time.time(), channel))
         return found
 
 
 class Reporter:
-    """Where parsed metrics go; subclasses per platform."""
+    """Where collected metrics go; subclasses per platform. ``skips``: the channels whose
+    reports the platform already has (they are not reported a second time)."""
+
+    skips: tuple[str, ...] = ()
 
     def report(self, metric: MetricValue) -> None:  # pragma: no cover - interface
         pass
@@ -171,36 +175,45 @@ class HypertuneReporter(Reporter):
 
     Written exactly as that library writes it (hypertune/hypertune.py,
     https://github.com/GoogleCloudPlatform/cloudml-hypertune, the one release 0.1.0.dev6):
-    each report rewrites the file in place (``open(path, "w")``) with the last 100
-    reports, one ``json.dumps(entry, sort_keys=True)`` a line; an entry holds
-    ``timestamp`` (``time.time()``, a float), ``trial`` (text), the metric tag -> the
-    value as text (``str(float(value))``), ``global_step`` (text, "0" without one) and
-    ``checkpoint_path`` ("": mlx reports none).
+    each report rewrites the file with the last 100 reports, one
+    ``json.dumps(entry, sort_keys=True)`` a line; an entry holds ``timestamp`` (a float),
+    ``trial`` (text), the metric tag -> the value as text (``str(float(value))``),
+    ``global_step`` (text, "0" without one) and ``checkpoint_path`` ("": mlx reports none).
+
+    The script may write the same file with the library (it is Vertex's own): reports that
+    came from it are not written again (``skips``), the file's other entries are kept, and
+    an entry's timestamp is the report's own time, so the channel reader knows it for a
+    report already seen.
     """
 
     KEEP = 100  # the library's _MAX_NUM_METRIC_ENTRIES_TO_PRESERVE
+    skips = ("hypertune",)
 
     def __init__(self, path: str, tag: str, trial: str) -> None:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         self._path, self._tag, self._trial = path, tag, str(trial)
-        self._entries: deque[dict[str, Any]] = deque(maxlen=self.KEEP)
 
     def report(self, metric: MetricValue) -> None:
         if metric.name != self._tag:
             return
         step = metric.step
-        self._entries.append(
-            {
-                "timestamp": time.time(),
-                "trial": self._trial,
-                self._tag: str(float(metric.value)),
-                "global_step": str(int(step) if step else 0),
-                "checkpoint_path": "",
-            }
-        )
-        with open(self._path, "w", encoding="utf-8") as f:
-            for entry in self._entries:
-                f.write(json.dumps(entry, sort_keys=True) + "\n")
+        entry = {
+            "timestamp": metric.time,
+            "trial": self._trial,
+            self._tag: str(float(metric.value)),
+            "global_step": str(int(step) if step else 0),
+            "checkpoint_path": "",
+        }
+        lines = [*self._existing(), json.dumps(entry, sort_keys=True)][-self.KEEP :]
+        with open(self._path, "w", encoding="utf-8") as f:  # in place, as the library does
+            f.write("".join(line + "\n" for line in lines))
+
+    def _existing(self) -> list[str]:
+        try:
+            with open(self._path, encoding="utf-8", errors="replace") as f:
+                return [line for line in f.read().splitlines() if line.strip()]
+        except OSError:
+            return []
 
 
 class MlflowReporter(Reporter):
@@ -208,8 +221,11 @@ class MlflowReporter(Reporter):
 
     Azure ML sets ``MLFLOW_TRACKING_URI`` and ``MLFLOW_RUN_ID`` in the job, so
     ``mlflow.log_metric`` lands on the job's (the trial's) run when the image has ``mlflow``
-    and ``azureml-mlflow``. A failing call warns once and never stops the training.
+    and ``azureml-mlflow``. A failing call warns once and never stops the training. What
+    the script logged with MLflow itself is there already (``skips``).
     """
+
+    skips = ("mlflow",)
 
     def __init__(self, mlflow: Any) -> None:
         self._mlflow = mlflow

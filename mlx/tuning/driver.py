@@ -44,6 +44,21 @@ POLL_SECONDS = 0.05  # how often running trials' metrics are read
 STUDY_FILE = "study.journal"
 
 
+def tell(study: Any, *args: Any, **kwargs: Any) -> None:
+    """``study.tell``, where the grid running out is no error.
+
+    GridSampler calls ``study.stop()`` after the last grid point is told, which outside
+    ``optimize`` raises RuntimeError: the documented limit of the sampler with ask-and-tell
+    (optuna/optuna#5141, #5153). The trial's outcome is stored all the same (``tell`` saves
+    it in a ``finally``), and the driver stops asking at the grid's size itself.
+    """
+    try:
+        study.tell(*args, **kwargs)
+    except RuntimeError as e:
+        if "Study.stop" not in str(e):
+            raise
+
+
 class MetricTail(FileTail):
     """New values of one metric from a trial's ``metrics.jsonl``, as they are written."""
 
@@ -156,7 +171,7 @@ class LocalTuner:
                     message="interrupted: the tuning driver stopped",
                 )
             self._mark_interrupted(frozen.number)
-            study.tell(frozen.number, state=TrialState.FAIL)
+            tell(study, frozen.number, state=TrialState.FAIL)
             self.say(f"trial {frozen.number} was interrupted; it will run again")
 
     def _finished_unseen(self, study: Any, number: int, job_id: str) -> bool:
@@ -172,7 +187,7 @@ class LocalTuner:
             value = read_metrics(self.backend.job_dir(job_id)).get(metric)
         if record.state != JobState.SUCCEEDED or value is None:
             return False
-        study.tell(number, value)
+        tell(study, number, value)
         self.store.update(job_id, info={**record.info, "objective": value})
         self.say(f"trial {number} had finished: {metric}={value:g}")
         return True
@@ -256,23 +271,34 @@ class LocalTuner:
         record = self.store.get(run.job_id)
         info = {**record.info, "objective": run.last}
         if run.pruned_at is not None:
-            study.tell(run.trial, state=TrialState.PRUNED)
+            tell(study, run.trial, state=TrialState.PRUNED)
             info["pruned"] = True
             outcome = f"pruned at step {run.pruned_at}"
         elif self.cancelled:
             self._mark_interrupted(number)
-            study.tell(run.trial, state=TrialState.FAIL)
+            tell(study, run.trial, state=TrialState.FAIL)
             outcome = "cancelled"
         elif record.state == JobState.SUCCEEDED and run.last is not None:
-            study.tell(run.trial, run.last)
+            tell(study, run.trial, run.last)
             outcome = f"{self.tune.objective.metric}={run.last:g}"
         else:
-            study.tell(run.trial, state=TrialState.FAIL)
-            outcome = record.message or f"never printed {self.tune.objective.metric}"
+            tell(study, run.trial, state=TrialState.FAIL)
+            if record.state == JobState.SUCCEEDED:  # it ran to the end without the objective
+                outcome = self._without_objective(run.job_id)
+            else:
+                outcome = record.message or record.state.value
             outcome = f"failed: {outcome}"
         self.store.update(run.job_id, info=info)
         self.say(f"trial {number} {outcome}")
         self._record_best(study)
+
+    def _without_objective(self, job_id: str) -> str:
+        """A trial that succeeded but never reported the objective: failed, with why."""
+        from mlx.tuning.objective import never_reported
+
+        message = never_reported(self.tune.objective.metric)
+        self.store.update(job_id, state=JobState.FAILED, message=message)
+        return message
 
     def _record_best(self, study: Any) -> None:
         from optuna.trial import TrialState
@@ -351,12 +377,21 @@ class LocalTuner:
         elif complete:
             state, message = JobState.SUCCEEDED, None
         else:
-            state, message = JobState.FAILED, "no trial succeeded"
+            state, message = JobState.FAILED, self._nothing_scored()
         record_outcome(
             self.job_dir, self.store, self.parent.id, state, 0 if complete else 1, message
         )
         self.say(f"tuning {state.value}" + (f": {message}" if message else ""))
         return 0 if state == JobState.SUCCEEDED else 1
+
+    def _nothing_scored(self) -> str:
+        """Why no trial gave the tuner a value (trials that ran to the end say so)."""
+        from mlx.tuning.objective import never_reported, no_trial_scored
+
+        metric = self.tune.objective.metric
+        trials = self.store.list(parent_id=self.parent.id)
+        ran = sum(1 for t in trials if t.message == never_reported(metric))
+        return no_trial_scored(metric, ran)
 
     def cancel(self) -> None:
         self.cancelled = True

@@ -8,13 +8,17 @@ from __future__ import annotations
 import time
 from typing import Any, Optional
 
+from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from mlx import lifecycle
 from mlx.model import JobRecord, JobState
 from mlx.output import record_json
 from mlx.store import Store
+from mlx.timefmt import length, run_time
+from mlx.tuning import rows
 
 
 def trial_state(record: JobRecord) -> str:
@@ -47,6 +51,7 @@ def summary(store: Store, parent: JobRecord) -> dict[str, Any]:
                 "id": record.id,
                 "params": record.info.get("params", {}),
                 "state": trial_state(record),
+                "message": record.message,  # why it failed (no objective: which one)
                 "objective": objective_of(record, parent.objective_metric),
             }
         )
@@ -61,37 +66,92 @@ def summary(store: Store, parent: JobRecord) -> dict[str, Any]:
     return {**record_json(parent), "objective": objective, "trials": rows, "best": best}
 
 
-def table(store: Store, parent: JobRecord) -> Table:
+def table(store: Store, parent: JobRecord, height: Optional[int] = None, width: int = 80) -> Group:
+    """The trial table, one line per trial at 80 columns: a progress line, short parameter
+    names (their legend below), the latest metric of running trials, and, when ``height``
+    lines cannot hold every trial, the running ones, the best and the latest, with a
+    "… n more" line."""
     data = summary(store, parent)
     metric = data["objective"].get("metric", "objective")
-    result = Table(
-        "trial",
-        "parameters",
-        "state",
-        metric,
-        "duration",
-        box=None,
-        header_style="bold",
-        title=f"{parent.id} · {parent.state.value}",
-        title_justify="left",
-    )
     best = (data["best"] or {}).get("number")
-    by_id = {r.id: r for r in trials(store, parent)}
-    for row in data["trials"]:
-        record = by_id[row["id"]]
-        duration = (record.ended_at or time.time()) - record.created_at
-        params = ", ".join(f"{k}={_fmt(v)}" for k, v in row["params"].items())
-        objective = "-" if row["objective"] is None else f"{row['objective']:.6g}"
-        style = "bold green" if row["number"] == best else None
-        result.add_row(
-            str(row["number"]),
-            escape(params),
-            row["state"],
-            objective,
-            f"{duration:.1f}s",
-            style=style,
-        )
+    records = trials(store, parent)
+    short = rows.abbreviations(
+        dict.fromkeys(k for r in records for k in (r.info.get("params") or {}))
+    )
+    note = rows.legend(short)
+    # Fixed lines: progress, header, "more" line, Live's last newline, the legend's lines.
+    legend_lines = -(-len(note) // max(width, 1)) if note else 0
+    room = None if height is None else height - 4 - legend_lines
+    shown, hidden = rows.pick(records, best, room)
+    by_id = {row["id"]: row for row in data["trials"]}
+    result = _frame(metric, any(r.message for r in shown))
+    live = _live_metrics(parent, shown, metric)
+    for record in shown:
+        _add_row(result, record, by_id[record.id], short, live.get(record.id), best)
+    parts: list[Any] = [progress_line(parent, records, data), result]
+    if hidden:
+        parts.append(Text(f"… {hidden} more trial(s): `mlx status {parent.id}` lists all"))
+    if note:
+        parts.append(Text(note, style="dim"))
+    return Group(*parts)
+
+
+def _frame(metric: str, notes: bool) -> Table:
+    """The columns: every one on a single line; parameters and notes give way first."""
+    result = Table(box=None, header_style="bold", pad_edge=False)
+    result.add_column("#", justify="right", no_wrap=True)
+    result.add_column("state", no_wrap=True)
+    result.add_column(escape(metric), justify="right", no_wrap=True, overflow="ellipsis")
+    result.add_column("time", justify="right", no_wrap=True)
+    result.add_column("parameters", no_wrap=True, overflow="ellipsis", ratio=3)
+    if notes:
+        result.add_column("note", no_wrap=True, overflow="ellipsis", ratio=2)
     return result
+
+
+def _add_row(
+    result: Table,
+    record: JobRecord,
+    row: dict[str, Any],
+    short: dict[str, str],
+    latest: Optional[float],
+    best: Optional[int],
+) -> None:
+    objective = row["objective"] if row["objective"] is not None else latest
+    cells = [
+        str(row["number"]),
+        row["state"],
+        "-" if objective is None else f"{objective:.6g}",
+        length(run_time(record)),
+        escape(rows.params_text(row["params"], short)),
+    ]
+    if len(result.columns) > 5:
+        cells.append(escape(record.message or ""))
+    result.add_row(*cells, style="bold green" if row["number"] == best else None)
+
+
+def _live_metrics(
+    parent: JobRecord, shown: list[JobRecord], metric: str
+) -> dict[str, Optional[float]]:
+    """The objective's latest value of each running trial, as its script printed it
+    (``Backend.live_metrics``: read where that costs no call)."""
+    running = [r for r in shown if not r.state.terminal]
+    if not running:
+        return {}
+    backend = lifecycle.backend_for(parent)
+    return {r.id: backend.live_metrics(r).get(metric) for r in running}
+
+
+def progress_line(parent: JobRecord, records: list[JobRecord], data: dict[str, Any]) -> Text:
+    """``<id> · running · 12/30 done · best 0.0123 (trial 7) · elapsed 3m 12s``."""
+    total = int(parent.tune.get("max_trials") or len(records))
+    done = sum(1 for r in records if r.state.terminal)
+    parts = [parent.id, parent.state.value, f"{done}/{total} done"]
+    best = data["best"]
+    if best and best.get("objective") is not None:
+        parts.append(f"best {best['objective']:.6g} (trial {best['number']})")
+    parts.append(f"elapsed {length(run_time(parent))}")
+    return Text(" · ".join(parts), style="bold", no_wrap=True, overflow="ellipsis")
 
 
 def _fmt(value: Any) -> str:
@@ -99,20 +159,23 @@ def _fmt(value: Any) -> str:
 
 
 def watch(store: Store, parent: JobRecord, console: Any) -> JobRecord:
-    """Show the live table until the tuning job ends; Ctrl-C detaches."""
+    """Show the live table until the tuning job ends; Ctrl-C detaches. The table fits the
+    terminal's height (Live crops what does not fit, and running trials were cropped)."""
     from rich.live import Live
 
     # A cloud tuning job costs calls per refresh (its trials are listed): the backend's pace.
     pacing = lifecycle.backend_for(parent).pacing
     pause = max(pacing.view_refresh, pacing.poll)
+
+    def frame() -> Group:
+        return table(store, parent, height=console.size.height, width=console.size.width)
+
     try:
-        with Live(
-            table(store, parent), console=console, refresh_per_second=4, transient=False
-        ) as live:
+        with Live(frame(), console=console, refresh_per_second=4, transient=False) as live:
             while not parent.state.terminal:
                 time.sleep(pause)
                 parent = lifecycle.refresh(parent, store)
-                live.update(table(store, parent))
+                live.update(frame())
         if not console.is_terminal:
             console.print()  # Live leaves its last frame without a newline off a terminal
         return parent

@@ -7,8 +7,9 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# A requirement with a minimum: "name>=1.2" (extras and markers are not used here).
-REQUIREMENT = re.compile(r'"([A-Za-z0-9_.-]+)>=([0-9][0-9.]*)"')
+# A requirement with a minimum: "name>=1.2", maybe with an upper bound ("name>=1.2,<2");
+# extras and markers are not used here.
+REQUIREMENT = re.compile(r'"([A-Za-z0-9_.-]+)>=([0-9][0-9.]*)(?:,<[0-9.]+)?"')
 
 
 def minimums() -> dict[str, str]:

@@ -61,6 +61,24 @@ def test_bayesian_finds_the_optimum_within_30_trials(mlx, tmp_path: Path) -> Non
     assert "Best trial #" in result.stderr
 
 
+def test_a_grid_runs_every_point_once_and_ends_well_when_it_runs_out(mlx, tmp_path: Path) -> None:
+    """Optuna's GridSampler stops the study after the last point, which its ask-and-tell
+    use turns into a RuntimeError (optuna/optuna#5141): the search still succeeds."""
+    write(tmp_path / "grid.py", "import sys\nx = int(sys.argv[2])\nprint(f'loss={(x - 2) ** 2}')\n")
+    spec = write(
+        tmp_path / "grid.yaml",
+        "name: grid\ncommand: python grid.py\nmetrics: [{name: loss}]\ntune:\n"
+        "  objective: {metric: loss, goal: minimize}\n  algorithm: grid\n  max_trials: 10\n"
+        "  parallel_trials: 2\n  parameters:\n    x: {type: int, min: 0, max: 3}\n",
+    )
+    result = mlx("tune", spec, "--json")
+    assert result.exit_code == 0, result.stderr
+    study = json.loads(result.stdout)
+    assert study["state"] == "succeeded"
+    assert sorted(t["params"]["x"] for t in study["trials"]) == [0, 1, 2, 3]
+    assert study["best"]["params"] == {"x": 2} and study["best"]["objective"] == 0
+
+
 def test_trials_run_the_same_argv_and_are_child_jobs(mlx, tmp_path: Path) -> None:
     spec = quadratic_spec(tmp_path, max_trials=3, algorithm="random", seed=1)
     study = json.loads(mlx("tune", spec, "--json").stdout)
@@ -367,8 +385,8 @@ def test_human_output_is_the_trial_table_and_the_best_trial(mlx, tmp_path: Path)
     result = mlx("tune", spec)
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].endswith("· succeeded")
-    assert lines[1].split() == ["trial", "parameters", "state", "loss", "duration"]
+    assert " · succeeded · 3/3 done · best " in lines[0]
+    assert lines[1].split() == ["#", "state", "loss", "time", "parameters"]
     assert [line.split()[0] for line in lines[2:]] == ["0", "1", "2"]
     assert all("succeeded" in line for line in lines[2:])
     assert result.stdout.endswith("\n")

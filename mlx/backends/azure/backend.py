@@ -24,7 +24,7 @@ from mlx.backends.azure.layout import (
 from mlx.backends.azure.objects import BlobStore, local_md5
 from mlx.backends.azure.render import command_job, output_location, processes_per_node
 from mlx.backends.azure.settings import Workspace, compute_for, settings_of, workspace_for
-from mlx.backends.azure.states import job_status, state_of
+from mlx.backends.azure.states import job_status, state_of, with_run_times
 from mlx.backends.azure.sweep import runtime_space, sweep_job, trial_params
 from mlx.backends.base import Backend
 from mlx.backends.common import masked_secrets, resolve_secrets
@@ -155,6 +155,17 @@ class AzureBackend(Backend):
             location={**workspace.location(), "datastore": settings_of(spec).datastore},
         )
 
+    def adopt(self, native_id: str) -> dict[str, Any]:
+        """A job mlx did not launch (``azure:<name>``): ``adopt.py``."""
+        from mlx.backends.azure.adopt import describe_for_adoption
+
+        return describe_for_adoption(self, native_id)
+
+    def list_remote(self, limit: int) -> list[Any]:
+        from mlx.backends.azure.adopt import list_remote
+
+        return list_remote(self, limit)
+
     # -- state -------------------------------------------------------------------------
 
     def status(self, record: JobRecord) -> JobStatus:
@@ -162,11 +173,22 @@ class AzureBackend(Backend):
         name = record.native_id or record.id
         if record.is_trial:  # trials are child runs: run history only
             details = runs.run_details(ml, name)
-            return job_status(details.status, runs.run_error(details))
+            return with_run_times(job_status(details.status, runs.run_error(details)), details)
         with clients.azure_errors(f"jobs.get({name})"):
             native = ml.jobs.get(name).status
+        if not state_of(native).terminal:
+            return job_status(native, None)
+        # Once it ended, run history has its failure message and its own start and end
+        # times (one call, made once: a refresh stops at a terminal state).
+        details = _details_of(ml, name)
         failed = state_of(native) in (JobState.FAILED, JobState.CANCELLED)
-        return job_status(native, _error_of(ml, name) if failed else None)
+        error = runs.run_error(details) if failed and details is not None else None
+        return with_run_times(job_status(native, error), details)
+
+    def console_url(self, record: JobRecord) -> Optional[str]:
+        from mlx.backends.azure.console import console_url
+
+        return console_url(record)
 
     def list_states(self, records: list[JobRecord]) -> dict[str, JobStatus]:
         """One listing per workspace, filtered by mlx's tag on the service; Azure ML lists
@@ -184,6 +206,12 @@ class AzureBackend(Backend):
                         found[names.pop(job.name)] = job_status(job.status, None)
                     if not names:
                         break
+        # A job the listing shows ended: its run history once, for the reason and its own
+        # start and end (a refresh stops at a terminal state, so once per job's life).
+        by_id = {r.id: r for r in records}
+        for job_id, status in found.items():
+            if status.state.terminal:
+                found[job_id] = self.status(by_id[job_id])
         return found
 
     def cancel(self, record: JobRecord) -> None:
@@ -241,6 +269,11 @@ class AzureBackend(Backend):
         at the default place share the job's prefix (one listing); an ``outputs:`` path of
         the spec is where Azure ML wrote that output, shown as ``<output>/...``."""
         workspace = Workspace.from_location(record.location)
+        if record.info.get("adopted"):  # where Azure ML keeps its outputs: adopt.py
+            return [
+                (BlobStore(self.container(workspace, store)), prefix, shown)
+                for store, prefix, shown in record.info["places"]
+            ]
         datastore = record.location.get("datastore") or "workspaceblobstore"
         spec = _spec_of(record)
         native = record.native_id or ""
@@ -274,12 +307,12 @@ class AzureBackend(Backend):
         return local_md5(path)
 
 
-def _error_of(ml: Any, name: str) -> Optional[str]:
-    """The failure message from run history; the state stands without it."""
+def _details_of(ml: Any, name: str) -> Any:
+    """Run-history details (failure message, times); the state stands without them."""
     from mlx.errors import MlxError
 
     try:
-        return runs.error_of(ml, name)
+        return runs.run_details(ml, name)
     except MlxError:
         return None
 

@@ -48,6 +48,7 @@ from mlx.backends.azure.tracking import Tracking
 from mlx.cloud.objects import upload_tree
 from mlx.runner.container import Container
 from mlx.runner.host import Host, Where, fetch
+from mlx.runner.image_layer import image_layer
 from mlx.runner.nodes import run_nodes
 
 RUN_TOKEN = "mlx-rehearsal-run-token"  # the job's own token (AZUREML_RUN_TOKEN) stand-in
@@ -124,7 +125,11 @@ def run_command(
                 # The command is a shell command line (it uses $(...), quotes, exec).
                 entrypoint=["/bin/sh", "-c", command],
                 env={**env, **place.env},
-                mounts={f"{root}/exe/wd": node_code, **mounts},
+                mounts={
+                    f"{root}/exe/wd": node_code,
+                    **mounts,
+                    **image_layer(host, folder / f"node-{place.node}" / "opt-ml"),
+                },
                 workdir=f"{root}/exe/wd",
             )
         )
@@ -171,8 +176,10 @@ def substitute(command: str, texts: dict[tuple[str, str], str]) -> str:
 
 
 def _input(host: Host, key: str, value: Any, target: Path, base: str) -> Any:
-    """A literal input's text, or ``(container path, host folder)`` of a data input, which
-    is downloaded before the command starts (``ro_mount``, ``download``, ``rw_mount``)."""
+    """A literal input's text, or ``(container path, host path)`` of a data input, which
+    is downloaded before the command starts (``ro_mount``, ``download``, ``rw_mount``): "a
+    folder will be mounted as a folder and a file will be mounted as a file" (job inputs,
+    ``mode``, in the CLI v2 command job reference)."""
     if not isinstance(value, dict):
         return _literal(value)
     if "path" not in value:
@@ -181,8 +188,9 @@ def _input(host: Host, key: str, value: Any, target: Path, base: str) -> Any:
     target.mkdir(parents=True, exist_ok=True)
     fetch(store, prefix, target)
     folder = f"{base}/INPUT_{key}"
-    if value.get("type") == "uri_file":  # the expression names the file itself
-        return (f"{folder}/{prefix.rsplit('/', 1)[-1]}", target)
+    if value.get("type") == "uri_file":  # the expression names the file, mounted as a file
+        name = prefix.rsplit("/", 1)[-1]
+        return (f"{folder}/{name}", target / name)
     return (folder, target)
 
 

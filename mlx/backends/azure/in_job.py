@@ -21,14 +21,16 @@ decoded values.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from mlx.runtime.argv import render_args
+from mlx.runtime.argv import render_configured
 from mlx.runtime.metrics import MetricValue, Reporter, warn
 from mlx.runtime.values import trial_value
 
@@ -107,19 +109,23 @@ def trial_command(config: Mapping[str, Any], command: list[str]) -> list[str]:
     if at is None or not config.get("search_space"):
         return command
     hps = config.get("hyperparameters") or {}
-    return [*command[: int(at)], *render_args(hps, config.get("args_style") or "flags")]
+    return [*command[: int(at)], *render_configured(config, hps)]
 
 
 def reporters(config: Mapping[str, Any]) -> list[Any]:
     """Azure ML's sweeps read metrics from MLflow (process 0 only: see ``adapt``): the
-    image's ``mlflow`` when it has one, else MLflow's REST API at the tracking URI Azure ML
-    sets in the job."""
+    image's ``mlflow`` when it has Azure's plugin too, else MLflow's REST API at the
+    tracking URI Azure ML sets in the job. (mlflow alone cannot reach an ``azureml://``
+    tracking URI or send the job's token: that is ``azureml-mlflow``'s part, "pip install
+    mlflow azureml-mlflow", https://learn.microsoft.com/azure/machine-learning/
+    how-to-use-mlflow-configure-tracking.)"""
     from mlx.runtime.metrics import mlflow_reporter
 
     if not (config.get("report") and config.get("metrics")):
         return []
-    try:
-        import mlflow  # noqa: F401  # the image's own, if any
+    try:  # the image's own, if any
+        importlib.import_module("azureml.mlflow")
+        importlib.import_module("mlflow")
     except ImportError:
         rest = MlflowRestReporter.from_environment(os.environ)
         if rest is not None:
@@ -136,7 +142,10 @@ class MlflowRestReporter(Reporter):
     (https://github.com/Azure/azure-sdk-for-python/issues/38813); its ``azureml://`` tracking
     URI is the workspace's https endpoint (azureml-mlflow rewrites the scheme), which takes
     the job's own token (``AZUREML_RUN_TOKEN``) as a bearer. A failing call warns once and
-    never stops the training."""
+    never stops the training. What the script logged with MLflow itself is there already
+    (``skips``)."""
+
+    skips = ("mlflow",)
 
     def __init__(self, url: str, run_id: str, token: str) -> None:
         self.url, self.run_id, self.token = url, run_id, token
@@ -144,16 +153,8 @@ class MlflowRestReporter(Reporter):
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Optional[MlflowRestReporter]:
-        uri, run_id = environ.get("MLFLOW_TRACKING_URI", ""), environ.get("MLFLOW_RUN_ID", "")
-        if not (uri and run_id):
-            return None
-        if uri.startswith("azureml://"):
-            uri = "https://" + uri[len("azureml://") :]
-        if not uri.startswith(("http://", "https://")):
-            return None
-        token = environ.get("MLFLOW_TRACKING_TOKEN") or environ.get("AZUREML_RUN_TOKEN") or ""
-        url = uri.split("?", 1)[0].rstrip("/") + "/api/2.0/mlflow/runs/log-metric"
-        return cls(url, run_id, token)
+        found = tracking_api(environ)
+        return None if found is None else cls(found[0] + "/runs/log-metric", *found[1:])
 
     def report(self, metric: MetricValue) -> None:
         if self._broken:
@@ -177,3 +178,62 @@ class MlflowRestReporter(Reporter):
         except Exception as e:  # any failure of the tracking service: the job goes on
             self._broken = True
             warn("logging metrics to MLflow failed, no more are sent: %s" % (e,))
+
+
+def tracking_api(environ: Mapping[str, str]) -> Optional[tuple[str, str, str]]:
+    """``(<tracking URI>/api/2.0/mlflow, run id, token)`` of the run Azure ML names in the
+    job's environment (see ``MlflowRestReporter``), or None outside Azure ML."""
+    uri, run_id = environ.get("MLFLOW_TRACKING_URI", ""), environ.get("MLFLOW_RUN_ID", "")
+    if not (uri and run_id):
+        return None
+    if uri.startswith("azureml://"):
+        uri = "https://" + uri[len("azureml://") :]
+    if not uri.startswith(("http://", "https://")):
+        return None
+    token = environ.get("MLFLOW_TRACKING_TOKEN") or environ.get("AZUREML_RUN_TOKEN") or ""
+    return uri.split("?", 1)[0].rstrip("/") + "/api/2.0/mlflow", run_id, token
+
+
+def channel_readers(config: Mapping[str, Any], environ: Mapping[str, str]) -> list[Any]:
+    """The MLflow channel on Azure ML: the platform's tracking stays in place (the script's
+    ``mlflow.log_metric`` goes to the job's run), and the bootstrap reads that run back."""
+    found = tracking_api(environ)
+    names = [str(m["name"]) for m in config.get("metrics") or []]
+    return [] if found is None else [MlflowRunReader(*found, names=names)]
+
+
+class MlflowRunReader:
+    """What the job's MLflow run holds of the spec's metrics (``GET <api>/runs/get``: the run's
+    ``data.metrics``, each metric's latest value with its ``timestamp`` in milliseconds and
+    ``step``; https://mlflow.org/docs/latest/rest-api.html#get-run), read once, at the end of
+    the job (``force``), not polled: every call is one to the workspace."""
+
+    channel = "mlflow"
+
+    def __init__(self, api: str, run_id: str, token: str, names: list[str]) -> None:
+        self.api, self.run_id, self.token, self._names = api, run_id, token, set(names)
+
+    def describe(self) -> str:
+        return "MLflow run %s (Azure ML's tracking)" % self.run_id
+
+    def read(self, force: bool = False) -> list[MetricValue]:
+        if not force:
+            return []
+        query = urllib.parse.urlencode({"run_id": self.run_id})
+        request = urllib.request.Request(
+            "%s/runs/get?%s" % (self.api, query), headers={"Authorization": "Bearer " + self.token}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                run = json.loads(answer.read()).get("run") or {}
+            metrics = (run.get("data") or {}).get("metrics") or []
+            return [_run_metric(m) for m in metrics if m.get("key") in self._names]
+        except Exception as e:  # the tracking service failing must not fail the job
+            warn("reading the job's MLflow run failed: %s" % (e,))
+            return []
+
+
+def _run_metric(entry: Mapping[str, Any]) -> MetricValue:
+    when = float(entry.get("timestamp") or 0) / 1000.0
+    step = int(entry.get("step") or 0) or None
+    return MetricValue(str(entry["key"]), float(entry["value"]), step, when, "mlflow")

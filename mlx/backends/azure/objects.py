@@ -36,9 +36,19 @@ class BlobStore:
         with azure_errors(f"checking {key}"):
             return bool(self.container.get_blob_client(key).exists())
 
-    def put_file(self, key: str, path: Path) -> None:
+    def put_file(self, key: str, path: Path, progress: Optional[Progress] = None) -> None:
+        # progress_hook: "a callback to track the progress of a long running upload",
+        # called with the bytes sent so far and the total (azure-storage-blob
+        # ContainerClient.upload_blob, 12.10+): mlx's progress takes the difference.
+        sent = [0]
+
+        def hook(current: int, total: Optional[int]) -> None:
+            if progress is not None and current > sent[0]:
+                progress(current - sent[0])
+                sent[0] = current
+
         with azure_errors(f"uploading {path} to {key}"), open(path, "rb") as data:
-            self.container.upload_blob(key, data, overwrite=True)
+            self.container.upload_blob(key, data, overwrite=True, progress_hook=hook)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         with azure_errors(f"uploading {key}"):

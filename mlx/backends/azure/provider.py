@@ -1,10 +1,6 @@
-"""The Azure ML provider's descriptor, and where Azure credentials are found (no network)."""
+"""The Azure ML provider's descriptor (its credentials: credentials.py)."""
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
-from typing import Optional
 
 from mlx.cloud.pacing import Pacing
 from mlx.providers import Capability, Machines, Provider
@@ -24,11 +20,11 @@ PROVIDER = Provider(
         ("workspace", "mlx-rehearsal"),
         ("compute", "mlx-rehearsal"),
     ),
-    credentials="mlx.backends.azure.provider:find_credentials",
+    credentials="mlx.backends.azure.credentials:find_credentials",
     login_hint="az login",
     rank=30,
     uri_schemes=("azureml", "wasbs", "abfss"),
-    capabilities=frozenset({Capability.TUNING, Capability.NEEDS_IMAGE}),
+    capabilities=frozenset({Capability.TUNING, Capability.ADOPT, Capability.NEEDS_IMAGE}),
     machines=Machines(catalog="mlx.catalog:data/azure.csv"),
     runtime_adapter="mlx.backends.azure.in_job",
     pacing=Pacing(
@@ -41,17 +37,3 @@ PROVIDER = Provider(
         cancel_wait=10.0,
     ),
 )
-
-
-def find_credentials() -> Optional[str]:
-    """A service principal in the environment, or an Azure CLI login."""
-    if os.environ.get("AZURE_CLIENT_ID") and (
-        os.environ.get("AZURE_CLIENT_SECRET") or os.environ.get("AZURE_FEDERATED_TOKEN_FILE")
-    ):
-        return "AZURE_CLIENT_ID (service principal)"
-    azure_dir = Path(os.environ.get("AZURE_CONFIG_DIR", "~/.azure")).expanduser()
-    if (azure_dir / "msal_token_cache.json").is_file() or (
-        azure_dir / "azureProfile.json"
-    ).is_file():
-        return f"Azure CLI login ({azure_dir})"
-    return None

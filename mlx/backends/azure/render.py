@@ -20,6 +20,7 @@ from pathlib import PurePosixPath
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
+from mlx.backends.azure.expressions import hide
 from mlx.backends.azure.layout import (
     BOOTSTRAP,
     RUNTIME_ENV,
@@ -31,6 +32,8 @@ from mlx.backends.azure.layout import (
 from mlx.backends.azure.script import script_args
 from mlx.backends.azure.settings import settings_of
 from mlx.backends.common import runtime_config as common_runtime_config
+from mlx.cloud.tags import TagRules
+from mlx.cloud.tags import check as check_tags
 from mlx.errors import SpecError
 from mlx.spec import OUTPUT_KINDS, JobSpec, uri_scheme
 
@@ -54,7 +57,7 @@ def command_job(
         "type": "command",
         **identity(spec, job_id),
         "code": code,
-        "command": command_line(keys, script.words),
+        "command": command_line(keys, script.words, hidden=script.hidden),
         "environment": {"image": spec.image},
         "compute": f"azureml:{compute}",
         "resources": {"instance_count": spec.resources.nodes},
@@ -75,8 +78,30 @@ def identity(spec: JobSpec, job_id: str) -> dict[str, Any]:
         "name": job_id,
         "display_name": job_id,
         "experiment_name": spec.name,
-        "tags": {TAG: job_id},
+        "tags": {TAG: job_id, **_checked(spec.tags)},
     }
+
+
+# Azure ML documents no rules for a job's tags (azure-ai-ml's Job(tags=...) is a free
+# dict); mlx applies Azure Resource Manager's: names up to 512 characters without
+# < > % & \ ? /, values up to 256, at most 50 per resource
+# (https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations).
+TAG_RULES = TagRules(
+    word="tags",
+    key=r"[^<>%&\\?/]{1,512}",
+    value=r".{0,256}",
+    rule="names of 1-512 characters without < > % & \\ ? /, values of up to 256 (Azure "
+    "Resource Manager's tag limits; mlx-job-id is mlx's own)",
+    max_count=49,  # 50, less mlx-job-id
+    reserved=(TAG,),
+    source="https://learn.microsoft.com/azure/azure-resource-manager/management/"
+    "tag-resources#limitations",
+)
+
+
+def _checked(tags: dict[str, str]) -> dict[str, str]:
+    check_tags(tags, TAG_RULES, "Azure ML")
+    return tags
 
 
 def distribution(spec: JobSpec) -> dict[str, Any]:
@@ -104,11 +129,15 @@ def processes_per_node(spec: JobSpec) -> int:
 
 
 def command_line(
-    input_keys: dict[str, str], words: list[str], search_keys: Optional[dict[str, str]] = None
+    input_keys: dict[str, str],
+    words: list[str],
+    search_keys: Optional[dict[str, str]] = None,
+    hidden: tuple[str, ...] = (),
 ) -> str:
     """The shell command Azure ML runs in the snapshot dir: the bootstrap, then the
     script's ``words``. Every word is quoted; the placeholders sit inside single quotes,
-    so the paths and plain values Azure substitutes stay one word each."""
+    so the paths and plain values Azure substitutes stay one word each. The ``hidden``
+    placeholders are left to the bootstrap (``expressions.hide``)."""
     parts = [_PYTHON, BOOTSTRAP, "--config-env", RUNTIME_ENV]
     for name, key in input_keys.items():
         parts += ["--input", _placed(name, f"inputs.{key}")]
@@ -116,7 +145,7 @@ def command_line(
         parts += ["--output", _placed(kind, f"outputs.{kind}")]
     for name, key in (search_keys or {}).items():
         parts += ["--hp", _placed(name, f"search_space.{key}")]
-    return " ".join([*parts, "--", shlex.join(words)])
+    return " ".join([*parts, "--", hide(shlex.join(words), hidden)])
 
 
 def _placed(name: str, expression: str) -> str:

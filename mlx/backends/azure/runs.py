@@ -98,4 +98,19 @@ def trial_status(number: int, run: dict[str, Any], params: dict, objective: Any)
         params=params,
         objective=objective,
         message=status_message(run.get("status"), error),
+        started_at=_epoch(run.get("startTimeUtc")),
+        ended_at=_epoch(run.get("endTimeUtc")),
     )
+
+
+def _epoch(text: Any) -> Optional[float]:
+    """Run history's ISO-8601 UTC times (``2026-11-28T12:00:00.123Z``) as epoch seconds."""
+    from datetime import datetime, timezone
+
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:  # more than six fraction digits (Python < 3.11)
+        when = datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", text).replace("Z", "+00:00"))
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()

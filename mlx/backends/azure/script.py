@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from mlx.backends.azure.expressions import bootstrap_resolves, for_azure
 from mlx.backends.azure.layout import azure_keys
 from mlx.runtime.argv import format_scalar, render_args
 from mlx.spec import JobSpec
@@ -39,13 +40,15 @@ class ScriptArgs:
     words: list[str]
     literals: dict[str, str]  # Azure input key -> the value's text
     hyperparameters_at: int  # the rendered hyperparameters start at this word
+    hidden: tuple[str, ...] = ()  # placeholders the bootstrap resolves (``expressions``)
 
 
 def script_args(spec: JobSpec, searched: Optional[dict[str, str]] = None) -> ScriptArgs:
     """The words after the bootstrap's ``--``. ``searched``: spec name -> search-space key
     of a sweep's parameters, in the search space's order."""
     searched = searched or {}
-    hps = spec.hyperparameters
+    # A SageMaker-style container (`compat: sagemaker`) reads hyperparameters.json only.
+    hps = {} if spec.compat == "sagemaker" else spec.hyperparameters
     keys = literal_keys(spec)
     # The local tuner's order: a trial's values over the static ones (a searched static
     # key keeps its place), then the other searched keys.
@@ -60,8 +63,9 @@ def script_args(spec: JobSpec, searched: Optional[dict[str, str]] = None) -> Scr
         elif (text := literal_text(hps[name])) is not None:
             literals[keys[name]] = text
             placeholder = "${{inputs." + keys[name] + "}}"
-        words += _words(name, hps.get(name), spec.args_style, placeholder)
-    return ScriptArgs(words, literals, at)
+        words += _words(name, hps.get(name), (spec.args_style, spec.bool_style), placeholder)
+    words = for_azure(words, azure_keys(list(spec.inputs)))  # the spec's ${{inputs.x}}
+    return ScriptArgs(words, literals, at, bootstrap_resolves(spec))
 
 
 def literal_keys(spec: JobSpec) -> dict[str, str]:
@@ -79,8 +83,9 @@ def literal_text(value: Any) -> Optional[str]:
     return text if PLAIN.match(text) else None
 
 
-def _words(name: str, value: Any, style: str, placeholder: Optional[str]) -> list[str]:
+def _words(name: str, value: Any, styles: tuple[str, Any], placeholder: Optional[str]) -> list[str]:
     """``name``'s words by the one argv rule; with ``placeholder`` standing for the value."""
     if placeholder is None:
-        return render_args({name: value}, style)
-    return [word.replace(_SENTINEL, placeholder) for word in render_args({name: _SENTINEL}, style)]
+        return render_args({name: value}, *styles)
+    words = render_args({name: _SENTINEL}, *styles)
+    return [word.replace(_SENTINEL, placeholder) for word in words]

@@ -1,7 +1,8 @@
 """The code snapshot, and creating a job from its document without ever creating two.
 
 The snapshot is what azure-ai-ml uploads as the job's ``code``: a copy of the user's code
-dir (hard links where the file system allows, so it costs no space) plus the bootstrap at
+dir less what its ``.mlxignore`` and mlx's default skips leave out (``mlx.codetree``;
+hard links where the file system allows, so it costs no space) plus the bootstrap at
 ``.mlx/mlx-bootstrap.pyz``; the user's directory is never modified. Without a ``code`` dir
 it is a cached directory holding only the bootstrap. azure-ai-ml names uploads by content
 hash and skips those it has: an unchanged code dir is uploaded once.
@@ -29,8 +30,6 @@ from mlx.runner.host import Stores
 from mlx.spec import JobSpec
 
 DEFAULT_DATASTORE = "workspaceblobstore"  # where azure-ai-ml uploads code and local inputs
-
-_SKIP = shutil.ignore_patterns(".git", "__pycache__", ".mlx")
 
 
 def bootstrap_only_dir(cache: Path, *, write: bool = True) -> Path:
@@ -61,7 +60,7 @@ def snapshot(spec: JobSpec, cache: Path) -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="mlx-azure-code-"))
     try:
         target = root / source.name
-        shutil.copytree(source, target, ignore=_SKIP, copy_function=_link_or_copy)
+        _copy_code(source, target)
         _add_bootstrap(target)
         keep_bootstrap(target)
         yield target
@@ -97,6 +96,20 @@ def keep_bootstrap(root: Path) -> None:
     if rules and not rules.endswith("\n"):
         rules += "\n"
     target.write_text(rules + _KEEP_BOOTSTRAP, encoding="utf-8")
+
+
+def _copy_code(source: Path, target: Path) -> None:
+    """The files of ``source`` a job gets (its ``.mlxignore`` and the default skips:
+    ``mlx.codetree``), linked into ``target``; a ``.mlx`` of the user's would be the
+    bootstrap's folder, and is left out."""
+    from mlx.codetree import code_files
+
+    target.mkdir(parents=True)
+    for name, path in code_files(source):
+        if name == ".mlx" or name.startswith(".mlx/"):
+            continue
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        _link_or_copy(str(path), str(target / name))
 
 
 def _link_or_copy(source: str, target: str) -> None:

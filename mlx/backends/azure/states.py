@@ -73,6 +73,21 @@ def job_status(native: Any, error: Optional[str]) -> JobStatus:
     )
 
 
+def with_run_times(status: JobStatus, details: Any) -> JobStatus:
+    """``status`` with the run's own start and end (run history's ``RunDetails.
+    start_time_utc``/``end_time_utc``, azure-ai-ml's runhistory models; JSON
+    ``startTimeUtc``/``endTimeUtc``); unchanged without details."""
+    from dataclasses import replace
+
+    start = getattr(details, "start_time_utc", None)
+    end = getattr(details, "end_time_utc", None)
+    return replace(
+        status,
+        started_at=start.timestamp() if start else None,
+        ended_at=end.timestamp() if end else None,
+    )
+
+
 def run_error(details: Any) -> Optional[str]:
     """The failure message in run-history details (``error.error.message``), if any."""
     error = getattr(getattr(details, "error", None), "error", None)

@@ -21,6 +21,7 @@ bootstrap (``in_job.sweep_value``) and ``trial_params`` decode values with it.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from mlx.backends.azure.in_job import sweep_value
@@ -98,11 +99,16 @@ def trial(
     space = runtime_space(spec.tune)
     runtime = {**runtime_config(spec, job_id), "search_space": space}
     runtime.update(objective=spec.tune.objective.metric)
+    # ${{name}} in a trial: its run, `<sweep>_<n>` (runs.trial_number), is MLFLOW_RUN_ID,
+    # which Azure ML sets in every job (https://github.com/Azure/azure-sdk-for-python/issues/38813).
+    runtime.update(trial_number_from=["MLFLOW_RUN_ID", "^" + re.escape(job_id) + r"_(\d+)$"])
     runtime.update(hyperparameters_at=script.hyperparameters_at)
     search_keys = {name: entry["key"] for name, entry in space.items()}
     return {
         "code": code,
-        "command": command_line(azure_keys(list(spec.inputs)), script.words, search_keys),
+        "command": command_line(
+            azure_keys(list(spec.inputs)), script.words, search_keys, script.hidden
+        ),
         "environment": {"image": spec.image},
         "environment_variables": environment(spec, secrets, runtime),
         "resources": {"instance_count": spec.resources.nodes},

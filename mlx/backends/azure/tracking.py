@@ -109,10 +109,18 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(200, {})
 
     def do_GET(self) -> None:
-        # runs/get: the mlflow client reads the run before it logs to MLFLOW_RUN_ID.
+        # runs/get: the mlflow client reads the run before it logs to MLFLOW_RUN_ID, and the
+        # bootstrap reads back what the script logged; ``data.metrics`` holds each metric's
+        # latest value (https://mlflow.org/docs/latest/rest-api.html#get-run, RunData).
+        tracking: Tracking = self.server.tracking  # type: ignore[attr-defined]
         run_id = self.path.partition("run_id=")[2].split("&", 1)[0]
         info = {"run_id": run_id, "run_uuid": run_id, "experiment_id": "0", "status": "RUNNING"}
-        self._answer(200, {"run": {"info": info, "data": {}}})
+        latest: dict[str, dict[str, Any]] = {}
+        for m in tracking.metrics(run_id):  # MLflow's latest: the highest step, then time
+            old = latest.get(m["key"])
+            if old is None or (m["step"], m["timestamp"]) >= (old["step"], old["timestamp"]):
+                latest[m["key"]] = m
+        self._answer(200, {"run": {"info": info, "data": {"metrics": list(latest.values())}}})
 
 
 def _metric(entry: dict[str, Any]) -> dict[str, Any]:

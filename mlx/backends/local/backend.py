@@ -5,7 +5,8 @@ A job is a directory ``$MLX_HOME/jobs/<id>/``::
     plan.json          what the supervisor runs (argv, env, paths) — also ``mlx translate``
     runtime.json       the bootstrap's config (the in-job contract)
     logs/              node-<rank>.log and mlx.log, one timestamped line per output line
-    metrics.jsonl      metrics the bootstrap parsed from stdout
+    metrics.jsonl      metrics the bootstrap collected (every channel: mlx.runtime.channels)
+    mlflow.db, hypertune.metrics   the script's own MLflow store and hypertune file
     artifacts/         model/, checkpoints/, output/
     exit.json          the outcome, written atomically by the supervisor
     supervisor.lock    held by the supervisor while it lives
@@ -33,6 +34,7 @@ from urllib.parse import urlsplit
 
 from mlx.backends.base import Backend
 from mlx.backends.common import masked_secrets, resolve_secrets, runtime_config
+from mlx.backends.local import sandboxed
 from mlx.backends.local.run import CANCEL_MARKER, read_metrics, stop_orphaned_nodes
 from mlx.bootstrap_package import bootstrap_path
 from mlx.errors import BackendError, BackendUnavailable, SpecError
@@ -56,8 +58,10 @@ from mlx.model import (
     Progress,
     Submission,
 )
+from mlx.runtime.placeholders import OUTPUT_DIRS, values_of
 from mlx.settings import mlx_home
 from mlx.spec import OUTPUT_KINDS, JobSpec, uri_scheme
+from mlx.spec_argv import resolved
 
 NEVER_STARTED_AFTER = 60.0  # a job whose supervisor never appeared by then is failed
 
@@ -81,14 +85,28 @@ class LocalBackend(Backend):
 
     def render(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
         plan = self._plan(spec, job_id, secrets=masked_secrets(spec), write=False)
-        plan["argv"] = spec.argv()
+        plan["argv"] = self.with_paths(spec, job_id).argv()
         return plan
+
+    def with_paths(self, spec: JobSpec, job_id: str) -> JobSpec:
+        """``spec`` with its placeholders (``${{inputs.x}}``...) resolved: every path of a
+        local job is known before it starts."""
+        artifacts = self.job_dir(job_id) / "artifacts"
+        config: dict[str, Any] = {key: str(artifacts / kind) for kind, key in OUTPUT_DIRS.items()}
+        config.update(job_id=job_id, inputs=self._inputs(spec, self.job_dir(job_id))[0])
+        return resolved(spec, values_of(config, {}))
 
     def _plan(
         self, spec: JobSpec, job_id: str, secrets: dict[str, str], write: bool = True
     ) -> dict[str, Any]:
+        spec = self.with_paths(spec, job_id)
         job_dir = self.job_dir(job_id)
         artifacts = job_dir / "artifacts"
+        # A job with `code` runs in its own copy of it (workdir.py, made by prepare); one
+        # without runs in the spec's folder, as before: copying a whole project folder (its
+        # data sets too) at every start would cost more than the litter it avoids.
+        code = spec.code_dir()
+        workdir = str(job_dir / "code") if code else str(spec.base_dir)
         inputs, downloads = self._inputs(spec, job_dir)
         runtime = runtime_config(
             spec,
@@ -99,14 +117,18 @@ class LocalBackend(Backend):
             checkpoint_dir=str(artifacts / "checkpoints"),
             output_dir=str(artifacts / "output"),
             metrics_file=str(job_dir / "metrics.jsonl"),
+            # The script's hypertune file and MLflow store (mlx.runtime.channels): the job's.
+            channels_dir=str(job_dir),
+            workdir=workdir,
+            **self._requirements(spec, job_dir),
         )
         bootstrap = bootstrap_path(self.home / "cache", write=write)
-        workdir = spec.code_dir() or spec.base_dir
         return {
             "job_id": job_id,
             "job_dir": str(job_dir),
             "store": str(self.home / "jobs.db"),
-            "workdir": str(workdir),
+            "code_source": str(code) if code else None,
+            "workdir": workdir,
             "nodes": spec.resources.nodes,
             "bootstrap": [
                 sys.executable,
@@ -125,6 +147,18 @@ class LocalBackend(Backend):
             "downloads": downloads,
             "copy_outputs": self._copy_outputs(spec),
         }
+
+    @staticmethod
+    def _requirements(spec: JobSpec, job_dir: Path) -> dict[str, Any]:
+        """What the bootstrap does with requirements.txt (mlx.runtime.requirements): on
+        this machine nothing goes into the user's Python unless asked (``--isolated``)."""
+        from mlx.backends.local.settings import settings_of
+
+        if not spec.install_requirements:
+            return {"requirements": "off"}
+        if settings_of(spec).isolated:
+            return {"requirements": "venv", "venv_dir": str(job_dir / "venv")}
+        return {"requirements": "warn"}
 
     def _inputs(self, spec: JobSpec, job_dir: Path) -> tuple[dict[str, str], dict[str, Any]]:
         paths: dict[str, str] = {}
@@ -168,11 +202,21 @@ class LocalBackend(Backend):
 
         Secret values reach the job through the supervisor's environment, never a file.
         """
+        if spec.compat:  # its nodes run in a sandbox (sandboxed.py)
+            sandboxed.check(spec)
+        from mlx.backends.local.workdir import make_workdir
+
         plan = self._plan(spec, job_id, secrets=resolve_secrets(spec))
         job_dir = Path(plan["job_dir"])
         for kind in OUTPUT_KINDS:
             (job_dir / "artifacts" / kind).mkdir(parents=True, exist_ok=True)
         (job_dir / "logs").mkdir(exist_ok=True)
+        # Taken now, as a cloud upload would be: later edits do not reach a queued job.
+        if plan["code_source"]:
+            placed = make_workdir(
+                Path(plan["code_source"]), Path(plan["workdir"]), exclude=(self.home.resolve(),)
+            )
+            plan["workdir_files"] = placed.shown()
         secrets = {name: plan["env"].pop(name) for name in spec.secrets}
         _write_json(job_dir / "runtime.json", plan["runtime"])
         _write_json(job_dir / "plan.json", plan)
@@ -277,6 +321,10 @@ class LocalBackend(Backend):
         if time.time() - record.updated_at > NEVER_STARTED_AFTER:
             return JobStatus(JobState.FAILED, "the job never started")
         return JobStatus(JobState.PENDING)
+
+    def live_metrics(self, record: JobRecord) -> dict[str, float]:
+        """From the bootstrap's ``metrics.jsonl`` in the job's folder: a file read."""
+        return read_metrics(self.job_dir(record.id))
 
     def cancel(self, record: JobRecord) -> None:
         job_dir = self.job_dir(record.id)

@@ -7,6 +7,7 @@ PROVIDER = Provider(
     name="local",
     title="this machine",
     backend="mlx.backends.local.backend:LocalBackend",
+    settings="mlx.backends.local.settings:LocalSettings",
     rank=0,
     capabilities=frozenset({Capability.RUNS_HERE, Capability.TUNING, Capability.RESUME_TUNING}),
     # Job state is read from files: polling them is cheap.

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol
 
+from mlx.backends.local import sandboxed
 from mlx.logfiles import MLX_LOG, LogWriter, node_log_name
 from mlx.model import JobState
 from mlx.store import Store
@@ -73,6 +74,11 @@ class Supervisor:
 
     def run(self) -> int:
         self.store.update(self.job_id, state=JobState.RUNNING, unless_ended=True)
+        if "workdir_files" in self.plan:
+            from mlx.backends.local.workdir import summary
+
+            for line in summary(self.plan["workdir_files"], self.plan["workdir"]):
+                self.say(line)
         try:
             self._fetch_remote_inputs()
         except Exception as e:
@@ -159,15 +165,19 @@ class Supervisor:
             # Each node leads its own process group: stopping a node stops what the
             # training script started too, and nothing else (not the supervisor, not
             # the other trials of a tuning job).
-            child = subprocess.Popen(
-                self.plan["bootstrap"],
-                cwd=self.plan["workdir"],
-                env=self._node_env(rank, nodes, port),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            env = self._node_env(rank, nodes, port)
+            if sandboxed.wants_sandbox(self.plan):  # `compat: sagemaker`: its own /opt/ml
+                child = sandboxed.start_node(self.plan, rank, env, self.say)
+            else:
+                child = subprocess.Popen(
+                    self.plan["bootstrap"],
+                    cwd=self.plan["workdir"],
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
             (self.job_dir / f"node-{rank}.pid").write_text(str(child.pid))
             with self._lock:
                 self.children.append(child)

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Optional
 from mlx.backends.sagemaker import archive
 from mlx.backends.sagemaker.clients import aws_errors
 from mlx.backends.sagemaker.objects import S3Store
-from mlx.backends.sagemaker.settings import SageMakerSettings
 from mlx.backends.sagemaker.states import training_status
 from mlx.cloud.layout import split_uri
 from mlx.errors import MlxError
@@ -22,14 +21,15 @@ from mlx.model import JobKind, JobRecord
 
 if TYPE_CHECKING:
     from mlx.backends.sagemaker.backend import SageMakerBackend
+    from mlx.remote import RemoteJob
     from mlx.transfer import PullResult
 
 
 def describe_for_adoption(backend: SageMakerBackend, name: str) -> dict[str, Any]:
     """``JobRecord`` fields for training job ``name`` (settings from the config file)."""
-    from mlx.settings import load_config
+    from mlx.config_file import settings_block
 
-    settings = SageMakerSettings.model_validate(load_config().get("sagemaker") or {})
+    settings = settings_block("sagemaker")
     aws = backend.clients(settings)
     missing = f"SageMaker has no training job {name!r} in {aws.region}"
     with aws_errors(f"DescribeTrainingJob {name}", missing=missing):
@@ -83,25 +83,41 @@ def pull_archive(
     show_progress: bool,
 ) -> PullResult:
     """Extract the members ``request`` (include, exclude globs) selects, in one pass."""
-    from rich.progress import DownloadColumn, SpinnerColumn, TransferSpeedColumn
-
-    from mlx import console
+    from mlx import progress
     from mlx.transfer import PullResult, nothing_matches
 
     include, exclude = request
     bucket, key = split_uri(uri)
-    columns = (SpinnerColumn(), "{task.description}", DownloadColumn(), TransferSpeedColumn())
-    quiet = not show_progress or not console.err.is_terminal  # no progress in logs, pipes
-    with console.progress(*columns, enabled=not quiet) as progress:
-        task = progress.add_task(f"Reading {uri.rsplit('/', 1)[-1]}", total=None)
+    reading = f"Reading {uri.rsplit('/', 1)[-1]}"
+    with progress.transfer(reading, None, enabled=show_progress) as advance:
         written, read = archive.extract(
-            S3Store(s3, bucket),
-            key,
-            include,
-            exclude,
-            dest,
-            on_read=lambda n: progress.update(task, advance=n),
+            S3Store(s3, bucket), key, include, exclude, dest, on_read=advance
         )
     if not written:
         raise nothing_matches(record.id, include, exclude)
     return PullResult(sorted(written), [], dest, read)
+
+
+def list_remote(backend: SageMakerBackend, limit: int) -> list[RemoteJob]:
+    """The region's training jobs, newest first: ``ListTrainingJobs`` sorted by creation
+    time, at most 100 a page (https://docs.aws.amazon.com/sagemaker/latest/APIReference/
+    API_ListTrainingJobs.html), read page by page until ``limit``."""
+    from mlx.backends.sagemaker.states import training_state
+    from mlx.config_file import settings_block
+    from mlx.remote import RemoteJob
+
+    settings = settings_block("sagemaker")
+    aws = backend.clients(settings)
+    pages = aws.sagemaker.get_paginator("list_training_jobs").paginate(
+        SortBy="CreationTime",
+        SortOrder="Descending",
+        PaginationConfig={"PageSize": min(limit, 100), "MaxItems": limit},
+    )
+    found: list[RemoteJob] = []
+    with aws_errors(f"ListTrainingJobs in {aws.region}"):
+        for page in pages:
+            for job in page["TrainingJobSummaries"]:
+                state = training_state(job["TrainingJobStatus"], job.get("SecondaryStatus"))
+                name = job["TrainingJobName"]
+                found.append(RemoteJob(name, name, state, job["CreationTime"].timestamp()))
+    return found[:limit]

@@ -166,6 +166,16 @@ class SageMakerBackend(Backend):
         with aws_errors(f"DescribeTrainingJob {name}", missing=missing):
             return training_status(sm.describe_training_job(TrainingJobName=name))
 
+    def console_url(self, record: JobRecord) -> Optional[str]:
+        from mlx.backends.sagemaker.console import console_url
+
+        return console_url(record)
+
+    def list_states(self, records: list[JobRecord]) -> dict[str, JobStatus]:
+        from mlx.backends.sagemaker.list_states import list_states
+
+        return list_states(self, records)
+
     def list_trials(self, record: JobRecord) -> list[TrialStatus]:
         sm = self.record_clients(record).sagemaker
         pages = sm.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job").paginate(
@@ -190,6 +200,9 @@ class SageMakerBackend(Backend):
 
     def adopt(self, native_id: str) -> dict[str, Any]:
         return adopt.describe_for_adoption(self, native_id)
+
+    def list_remote(self, limit: int) -> list[Any]:
+        return adopt.list_remote(self, limit)
 
     def find_by_mlx_id(self, record: JobRecord) -> Optional[Submission]:
         """The job is named after its mlx id: a describe by name says whether it exists."""

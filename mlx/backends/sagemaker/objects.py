@@ -52,13 +52,15 @@ class S3Store:
                 raise
         return True
 
-    def put_file(self, key: str, path: Path) -> None:
+    def put_file(self, key: str, path: Path, progress: Optional[Progress] = None) -> None:
         from boto3.exceptions import S3UploadFailedError
 
         what = f"uploading {path} to {self.uri(key)}"
         with aws_errors(what):
             try:
-                self.s3.upload_file(str(path), self.bucket, key)
+                # Callback: "called periodically during the upload" with the bytes sent
+                # (boto3 S3.Client.upload_file; s3transfer counts each part as it goes).
+                self.s3.upload_file(str(path), self.bucket, key, Callback=progress)
             except S3UploadFailedError as e:  # boto3's transfer manager: no ClientError
                 raise BackendError(f"{what} failed: {e}", hint=_UPLOAD_HINT) from e
 

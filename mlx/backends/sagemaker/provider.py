@@ -1,10 +1,6 @@
-"""The SageMaker provider's descriptor, and where AWS credentials are found (no network)."""
+"""The SageMaker provider's descriptor (its credentials: credentials.py)."""
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
-from typing import Optional
 
 from mlx.cloud.pacing import Pacing
 from mlx.providers import Capability, Machines, Provider
@@ -23,9 +19,16 @@ PROVIDER = Provider(
         ("bucket", "mlx-rehearsal"),
         ("region", "us-east-1"),
     ),
-    credentials="mlx.backends.sagemaker.provider:find_credentials",
+    credentials="mlx.backends.sagemaker.credentials:find_credentials",
     login_hint="aws configure (or set AWS_PROFILE)",
     rank=10,
+    # SageMaker pulls training images from Amazon ECR only ("Adapt your training job to
+    # access images in a private Docker registry": https://docs.aws.amazon.com/sagemaker/
+    # latest/dg/docker-containers-adapt-your-own-private-registry.html): the quickstart's
+    # AWS scikit-learn image has Python and the training toolkit.
+    image_hint="Set `image:` to an image in Amazon ECR (SageMaker pulls from ECR only), e.g. "
+    "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3 "
+    "(us-east-1's; configs/quickstart.yaml names one per provider).",
     uri_schemes=("s3",),
     capabilities=frozenset({Capability.TUNING, Capability.ADOPT, Capability.NEEDS_IMAGE}),
     machines=Machines(catalog="mlx.catalog:data/sagemaker.csv", instance_prefix="ml."),
@@ -41,36 +44,3 @@ PROVIDER = Provider(
         create_attempts=3,
     ),
 )
-
-
-# The settings through which botocore's credential chain gets keys from these files
-# (https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-files.html).
-_CREDENTIAL_SETTINGS = ("aws_access_key_id", "credential_process", "sso_", "role_arn")
-
-
-def _holds_credentials(path: Path) -> bool:
-    """A file that exists but names no credentials (an empty one) finds none."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace").lower()
-    except OSError:
-        return False
-    return any(setting in text for setting in _CREDENTIAL_SETTINGS)
-
-
-def find_credentials() -> Optional[str]:
-    """Where boto3's default chain would find credentials, from variables and files."""
-    if os.environ.get("AWS_ACCESS_KEY_ID"):
-        return "AWS_ACCESS_KEY_ID"
-    if os.environ.get("AWS_PROFILE"):
-        return f"AWS_PROFILE={os.environ['AWS_PROFILE']}"
-    for path in (
-        os.environ.get("AWS_SHARED_CREDENTIALS_FILE"),
-        "~/.aws/credentials",
-        os.environ.get("AWS_CONFIG_FILE"),
-        "~/.aws/config",
-    ):
-        if path and _holds_credentials(Path(path).expanduser()):
-            return str(Path(path).expanduser())
-    if os.environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
-        return "container credentials"
-    return None

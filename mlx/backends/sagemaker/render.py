@@ -7,7 +7,6 @@ check is checked here first (``limits.py``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -18,9 +17,14 @@ from mlx.backends.sagemaker.layout import Layout
 from mlx.backends.sagemaker.settings import settings_of
 from mlx.cloud.objects import tree_digest
 from mlx.cloud.plan import Plan, Upload
+from mlx.cloud.tags import TagRules
+from mlx.cloud.tags import check as check_tags
 from mlx.errors import SpecError
-from mlx.runtime.argv import format_scalar, render_args
+from mlx.runtime.argv import render_args
+from mlx.runtime.compat_sagemaker import plain_hyperparameters as plain_strings
+from mlx.runtime.placeholders import values_of
 from mlx.spec import JobSpec, uri_scheme
+from mlx.spec_argv import resolved
 from mlx.units import parse_duration
 
 DEFAULT_MAX_RUNTIME = 24 * 3600  # SageMaker's own default: one day
@@ -57,6 +61,7 @@ def training_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> SageMa
     image = images.training_image(spec, tuning=False)
     image_config = images.image_config(spec)
     parts = definition(spec, where, secrets, tuning=False)
+    spec = resolved(spec, known_values(spec, parts.inputs, job_id))  # ${{inputs.x}}...
     argv = container_arguments(spec)
     metrics = metric_definitions(spec)
     hyperparameters = plain_hyperparameters(spec)
@@ -80,6 +85,17 @@ def training_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> SageMa
     runtime = runtime_config(spec, job_id, parts)
     runtime["hyperparameters_in_argv"] = True
     return Plan(request, runtime, settings_of(spec).region, where, parts.uploads, parts.warnings)
+
+
+def known_values(spec: JobSpec, inputs: dict[str, str], job_id: str) -> dict[str, str]:
+    """The placeholders a training job's request carries resolved: the paths inside every
+    SageMaker container are fixed (``layout``); only the bootstrap knows a node's own
+    checkpoint folder in a job of several nodes."""
+    config = {"job_id": job_id, "inputs": inputs, "model_dir": paths.MODEL_DIR}
+    config["output_dir"] = paths.OUTPUT_DIR
+    if spec.resources.nodes == 1:
+        config["checkpoint_dir"] = paths.CHECKPOINT_DIR
+    return values_of(config, {})
 
 
 def definition(
@@ -106,8 +122,10 @@ def container_arguments(spec: JobSpec) -> list[str]:
     """command + args + rendered hyperparameters, each string checked against the limits."""
     origins = [("command", part) for part in spec.command_argv()]
     origins += [(f"args[{i}]", arg) for i, arg in enumerate(spec.args)]
-    for key, value in spec.hyperparameters.items():
-        rendered = render_args({key: value}, spec.args_style)
+    # A SageMaker-style container (`compat: sagemaker`) reads hyperparameters.json only.
+    in_argv = {} if spec.compat == "sagemaker" else spec.hyperparameters
+    for key, value in in_argv.items():
+        rendered = render_args({key: value}, spec.args_style, spec.bool_style)
         origins += [(f"hyperparameters.{key}", arg) for arg in rendered]
     limits.check_strings(origins, "`command` + `args` + `hyperparameters`")
     return [text for _, text in origins]
@@ -116,16 +134,11 @@ def container_arguments(spec: JobSpec) -> list[str]:
 def plain_hyperparameters(spec: JobSpec) -> dict[str, str]:
     """The hyperparameters as SageMaker shows them and writes them to hyperparameters.json:
     plain strings, as the generic sagemaker Estimator sends them (the script still gets them
-    from ContainerArguments; the bootstrap does not add them again)."""
-    plain = {key: _plain(value) for key, value in spec.hyperparameters.items()}
+    from ContainerArguments; the bootstrap does not add them again). One rule renders them
+    here and in the hyperparameters.json `compat: sagemaker` writes on other platforms."""
+    plain = plain_strings(spec.hyperparameters)
     limits.check_mapping(plain, "hyperparameters", limits.HYPERPARAMETERS, "entries")
     return plain
-
-
-def _plain(value: Any) -> str:
-    if isinstance(value, list):
-        return json.dumps(value)
-    return "" if value is None else format_scalar(value)
 
 
 def metric_definitions(spec: JobSpec) -> list[dict[str, str]]:
@@ -145,7 +158,7 @@ def input_channels(
     uploads: list[Upload] = []
     code = spec.code_dir()
     if code is not None:
-        upload = Upload(code, where.input_uri(tree_digest(code)))
+        upload = Upload(code, where.input_uri(tree_digest(code, code=True)), code=True)
         uploads.append(upload)
         channels.append(_channel(paths.CODE_CHANNEL, upload.uri))
     for name, uri in spec.inputs.items():
@@ -272,8 +285,27 @@ def vpc_config(spec: JobSpec) -> Optional[dict[str, Any]]:
     return {"Subnets": settings.subnets, "SecurityGroupIds": settings.security_group_ids}
 
 
+# SageMaker's Tag: key 1-128, value 0-256 characters of \p{L}\p{Z}\p{N}_.:/=+-@ (here: word
+# characters, space and those signs), at most 50 per resource, `aws:` reserved
+# (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_Tag.html, and "Tag naming
+# limits" in https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html).
+TAG_RULES = TagRules(
+    word="tags",
+    key=r"[\w .:/=+@-]{1,128}",
+    value=r"[\w .:/=+@-]{0,256}",
+    rule="keys of 1-128 and values of up to 256 letters, digits, spaces and _ . : / = + - @; "
+    "keys not starting with aws: (mlx-job-id and mlx-name are mlx's own)",
+    max_count=48,  # 50, less mlx-job-id and mlx-name
+    reserved=("aws:", "mlx-job-id", "mlx-name"),
+    source="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_Tag.html",
+)
+
+
 def tags(spec: JobSpec, job_id: str) -> list[dict[str, str]]:
-    return [{"Key": "mlx-job-id", "Value": job_id}, {"Key": "mlx-name", "Value": spec.name}]
+    """mlx's own tags, then the spec's ``tags:`` (checked: botocore checks no pattern)."""
+    check_tags(spec.tags, TAG_RULES, "SageMaker")
+    own = [{"Key": "mlx-job-id", "Value": job_id}, {"Key": "mlx-name", "Value": spec.name}]
+    return own + [{"Key": k, "Value": v} for k, v in spec.tags.items()]
 
 
 def runtime_config(spec: JobSpec, job_id: str, parts: Definition) -> dict[str, Any]:
@@ -292,6 +324,10 @@ def runtime_config(spec: JobSpec, job_id: str, parts: Definition) -> dict[str, A
         # Every node syncs CheckpointConfig.LocalPath to the one S3Uri: a multi-node job's
         # nodes checkpoint in node-<rank>/ each.
         checkpoint_per_node=True,
+        compat=None,  # SageMaker lays out /opt/ml itself
+        # SageMaker reads metrics from the log only: a value the script reported through
+        # hypertune or MLflow becomes a line its MetricDefinitions match (runtime.channels).
+        metric_lines=True,
     )
     if spec.code is not None:
         config["workdir"] = paths.channel_dir(paths.CODE_CHANNEL)

@@ -43,6 +43,15 @@ def training_status(job: dict[str, Any]) -> JobStatus:
         message,
         native_state=f"{status}/{secondary}" if secondary else status,
         metrics=metrics,
+        # DescribeTrainingJob: "TrainingStartTime: Indicates the time when the training job
+        # starts on training instances"; TrainingEndTime when it ended (https://docs.aws.
+        # amazon.com/sagemaker/latest/APIReference/API_DescribeTrainingJob.html).
+        started_at=epoch(job.get("TrainingStartTime")),
+        ended_at=epoch(job.get("TrainingEndTime")),
+        transitions=tuple(
+            (t["StartTime"].timestamp(), t["Status"], t.get("StatusMessage") or "")
+            for t in job.get("SecondaryStatusTransitions") or ()
+        ),
     )
 
 
@@ -56,4 +65,10 @@ def tuning_status(job: dict[str, Any]) -> JobStatus:
         job.get("FailureReason"),
         native_state=status,
         metrics=metrics,
+        ended_at=epoch(job.get("HyperParameterTuningEndTime")),
     )
+
+
+def epoch(value: Any) -> Optional[float]:
+    """A boto3 timestamp (a timezone-aware ``datetime``) as epoch seconds; None stays."""
+    return value.timestamp() if value is not None else None

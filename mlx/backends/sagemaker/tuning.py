@@ -31,7 +31,7 @@ from mlx.backends.sagemaker.render import (
 )
 from mlx.backends.sagemaker.settings import settings_of
 from mlx.backends.sagemaker.staging import toolkit_entry
-from mlx.backends.sagemaker.states import training_state
+from mlx.backends.sagemaker.states import epoch, training_state
 from mlx.cloud.plan import Plan
 from mlx.errors import SpecError
 from mlx.model import TrialStatus
@@ -100,6 +100,10 @@ def tuning_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> SageMake
     runtime.update(
         command=[*spec.command_argv(), *spec.args],
         hyperparameters_file=paths.HYPERPARAMETERS_FILE,
+        # ${{name}} in a trial: SageMaker sets TRAINING_JOB_NAME in the container
+        # (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-training-algo-running-container.html),
+        # the trial's name, <tuning job>-<NNN>-<8 hex digits>.
+        trial_number_from=["TRAINING_JOB_NAME", _TRIAL_NAME.pattern],
         hyperparameters_encoded=True,
         float_hyperparameters=[k for k, p in tune.parameters.items() if p.type == "float"],
         # The local tuner's order: the spec's hyperparameters, then the tuned-only ones.
@@ -242,4 +246,6 @@ def trial_status(summary: dict[str, Any], index: int) -> TrialStatus:
         message=summary.get("FailureReason"),
         # Early stopping ends a trial Stopped with its objective so far.
         pruned=status == "Stopped" and objective is not None,
+        started_at=epoch(summary.get("TrainingStartTime")),
+        ended_at=epoch(summary.get("TrainingEndTime")),
     )

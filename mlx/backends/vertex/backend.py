@@ -164,6 +164,17 @@ class VertexBackend(Backend):
         layout = Layout(target.bucket, record.id)
         return Submission(job.name, layout.job_uri, location=target.as_location())
 
+    def adopt(self, native_id: str) -> dict[str, Any]:
+        """A custom job mlx did not launch (``vertex:<id>``): ``adopt.py``."""
+        from mlx.backends.vertex.adopt import describe_for_adoption
+
+        return describe_for_adoption(self, native_id)
+
+    def list_remote(self, limit: int) -> list[Any]:
+        from mlx.backends.vertex.adopt import list_remote
+
+        return list_remote(self, limit)
+
     # -- state -------------------------------------------------------------------------
 
     def _get(self, record: JobRecord, name: str, tuning: bool) -> Any:
@@ -180,7 +191,8 @@ class VertexBackend(Backend):
             return self._trial_status(record)
         job = self._get(record, record.native_id, tuning=record.is_tuning)
         status = job_status(job)
-        if status.state.terminal and record.kind == JobKind.TRAINING:
+        adopted = record.info.get("adopted")  # its script wrote no mlx metrics file
+        if status.state.terminal and record.kind == JobKind.TRAINING and not adopted:
             return job_status(job, self._metrics(record))
         return status
 
@@ -209,6 +221,11 @@ class VertexBackend(Backend):
         objective = tune.get("objective", {}).get("metric", "")
         space = tune.get("parameters") or {}
         return [trial_status(t, job.name, objective, space) for t in job.trials]
+
+    def console_url(self, record: JobRecord) -> Optional[str]:
+        from mlx.backends.vertex.console import console_url
+
+        return console_url(record)
 
     def list_states(self, records: list[JobRecord]) -> dict[str, JobStatus]:
         """One ``ListCustomJobs`` per project and location, filtered server-side by mlx's
@@ -329,6 +346,10 @@ def log_source(record: JobRecord) -> Source:
 
 def artifact_prefix(record: JobRecord) -> str:
     """The job's prefix in its bucket; a trial's is its tuning job's plus the trial id."""
+    if record.info.get("adopted"):
+        from mlx.backends.vertex.adopt import adopted_prefix
+
+        return adopted_prefix(record)
     if record.is_trial:
         _, trial = trial_native(record.native_id or "")
         return Layout(record.location["bucket"], record.parent_id or "").trial_key(trial)

@@ -31,7 +31,7 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from mlx.runtime.argv import render_args
+from mlx.runtime.argv import render_configured
 from mlx.runtime.values import trial_value
 
 GCS_MOUNT = "/gcs/"
@@ -130,7 +130,7 @@ def static_tail(config: Mapping[str, Any]) -> list[str]:
     before Vertex appends the trial's values (``study.trial_args`` put them there)."""
     space = config.get("search_space") or {}
     static = {k: v for k, v in (config.get("hyperparameters") or {}).items() if k not in space}
-    return render_args(static, config.get("args_style") or "flags")
+    return render_configured(config, static)
 
 
 def trial_command(
@@ -151,7 +151,7 @@ def trial_command(
     tail = static_tail(config)
     if tail and command[-len(tail) :] == tail:
         command = command[: -len(tail)]
-    return [*command, *render_args(hps, config.get("args_style") or "flags")], hps
+    return [*command, *render_configured(config, hps)], hps
 
 
 def adapt(

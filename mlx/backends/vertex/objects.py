@@ -36,9 +36,19 @@ class GcsStore:
         with gcp_errors(f"checking {self.uri(key)}"):
             return bool(self.bucket.blob(key).exists(retry=self.retry))
 
-    def put_file(self, key: str, path: Path) -> None:
+    def put_file(self, key: str, path: Path, progress: Optional[Progress] = None) -> None:
         with gcp_errors(f"uploading {path} to {self.uri(key)}"):
-            self.bucket.blob(key).upload_from_filename(str(path), retry=self.retry)
+            if progress is None:
+                self.bucket.blob(key).upload_from_filename(str(path), retry=self.retry)
+                return
+            # google-cloud-storage takes no progress callback: the bytes it reads are the
+            # progress (Blob.upload_from_file reads the stream in chunks of chunk_size).
+            from mlx.progress import CountingReader
+
+            with open(path, "rb") as f:
+                self.bucket.blob(key).upload_from_file(
+                    CountingReader(f, progress), size=path.stat().st_size, retry=self.retry
+                )
 
     def put_bytes(self, key: str, data: bytes) -> None:
         with gcp_errors(f"uploading {self.uri(key)}"):

@@ -1,10 +1,6 @@
-"""The Vertex AI provider's descriptor, and where Google credentials are found (no network)."""
+"""The Vertex AI provider's descriptor (its credentials: credentials.py)."""
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
-from typing import Optional
 
 from mlx.cloud.pacing import Pacing
 from mlx.providers import Capability, Machines, Provider
@@ -16,11 +12,11 @@ PROVIDER = Provider(
     extra="vertex",
     sdk_modules=("google.cloud.aiplatform_v1", "google.cloud.storage", "google.cloud.logging_v2"),
     settings="mlx.backends.vertex.settings:VertexSettings",
-    credentials="mlx.backends.vertex.provider:find_credentials",
+    credentials="mlx.backends.vertex.credentials:find_credentials",
     login_hint="gcloud auth application-default login",
     rank=20,
     uri_schemes=("gs",),
-    capabilities=frozenset({Capability.TUNING, Capability.NEEDS_IMAGE}),
+    capabilities=frozenset({Capability.TUNING, Capability.ADOPT, Capability.NEEDS_IMAGE}),
     machines=Machines(
         catalog="mlx.catalog:data/vertex.csv",
         accelerator_type="mlx.backends.vertex.machines:accelerator_type",
@@ -41,13 +37,3 @@ PROVIDER = Provider(
         create_attempts=4,
     ),
 )
-
-
-def find_credentials() -> Optional[str]:
-    """Application Default Credentials, where google-auth looks for them."""
-    path = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
-    if path:
-        return path if Path(path).is_file() else None
-    config = Path(os.environ.get("CLOUDSDK_CONFIG", "~/.config/gcloud")).expanduser()
-    adc = config / "application_default_credentials.json"
-    return str(adc) if adc.is_file() else None

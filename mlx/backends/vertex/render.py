@@ -18,11 +18,31 @@ from mlx.backends.vertex.layout import Layout, mounted
 from mlx.backends.vertex.settings import Target, target_for
 from mlx.cloud.objects import tree_digest
 from mlx.cloud.plan import Plan, Upload
+from mlx.cloud.tags import TagRules
+from mlx.cloud.tags import check as check_tags
 from mlx.errors import SpecError
 from mlx.runtime.contract import input_env_name
+from mlx.runtime.placeholders import values_of
 from mlx.spec import JobSpec, uri_scheme
+from mlx.spec_argv import resolved
 
 JOB_LABEL = "mlx-job-id"
+# CustomJob.labels / HyperparameterTuningJob.labels: "Label keys and values can be no longer
+# than 64 characters (Unicode codepoints), can only contain lowercase letters, numeric
+# characters, underscores and dashes" (google/cloud/aiplatform/v1/custom_job.proto); keys
+# start with a lowercase letter, values and keys at most 63 characters, at most 64 labels
+# (https://cloud.google.com/resource-manager/docs/labels-overview#requirements). mlx takes
+# the ASCII part of those rules (international lowercase letters are allowed too).
+LABEL_RULES = TagRules(
+    word="labels",
+    key=r"[a-z][a-z0-9_-]{0,62}",
+    value=r"[a-z0-9_-]{0,63}",
+    rule="lowercase letters, digits, _ and -, at most 63 characters; keys start with a "
+    "letter (mlx-job-id is mlx's own)",
+    max_count=63,  # 64, less mlx-job-id
+    reserved=(JOB_LABEL,),
+    source="https://cloud.google.com/resource-manager/docs/labels-overview#requirements",
+)
 # The image's own Python runs the bootstrap from the /gcs/ mount; `python3` first, as
 # slim images may have no `python`. Vertex appends containerSpec.args to the command.
 _EXEC_PYTHON = 'exec "$(command -v python3 || command -v python)" "$@"'
@@ -42,11 +62,20 @@ class Container:
     warnings: tuple[str, ...]
 
 
+def labels(spec: JobSpec, job_id: str) -> dict[str, str]:
+    """mlx's own label, then the spec's ``tags:`` (checked against Vertex's label rules)."""
+    check_tags(spec.tags, LABEL_RULES, "Vertex AI")
+    return {JOB_LABEL: job_id, **spec.tags}
+
+
 def training_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> VertexPlan:
     """The ``CustomJob`` for ``spec`` as job ``job_id``; ``secrets``: values or masks."""
     target = target_for(spec)
     layout = Layout(target.bucket, job_id)
     parts = container_parts(spec, layout, secrets)
+    # The inputs' paths under /gcs/ and the job id are known now; the output dirs are
+    # Vertex's AIP_* values, which the bootstrap reads in the job.
+    spec = resolved(spec, values_of({"job_id": job_id, "inputs": parts.inputs}, {}))
     runtime = runtime_config(spec, job_id, layout, parts)
     runtime.update(
         hyperparameters_in_argv=True,  # in containerSpec.args, where the console shows them
@@ -55,7 +84,7 @@ def training_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> Vertex
     )
     custom_job = {
         "displayName": job_id,
-        "labels": {JOB_LABEL: job_id},
+        "labels": labels(spec, job_id),
         "jobSpec": job_spec(spec, target, layout, parts, args=spec.argv()),
     }
     return Plan(
@@ -214,7 +243,7 @@ def check_outputs(spec: JobSpec, layout: Layout) -> None:
 
 def code_uploads(spec: JobSpec, layout: Layout) -> list[Upload]:
     code = spec.code_dir()
-    return [] if code is None else [Upload(code, layout.code_uri, once=False)]
+    return [] if code is None else [Upload(code, layout.code_uri, once=False, code=True)]
 
 
 def runtime_config(spec: JobSpec, job_id: str, layout: Layout, parts: Container) -> dict[str, Any]:

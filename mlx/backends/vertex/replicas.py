@@ -17,6 +17,7 @@ from mlx.backends.vertex.mount import mounted_paths
 from mlx.cloud.layout import split_uri
 from mlx.runner.container import Container, Runtime
 from mlx.runner.host import Host, Where
+from mlx.runner.image_layer import image_layer
 from mlx.runner.nodes import run_nodes
 
 PORT = 2222  # the port in CLUSTER_SPEC's addresses (the documented example's)
@@ -107,7 +108,12 @@ def run_spec(
                 entrypoint=list(pool["command"]) if pool.get("command") else None,
                 args=[*(pool.get("args") or []), *trial_args],
                 env=env,
-                mounts={**mounts, "/tmp": tmp, "/etc/hosts": hosts_file},
+                mounts={
+                    **mounts,
+                    "/tmp": tmp,
+                    "/etc/hosts": hosts_file,
+                    **image_layer(host, workspace / f"opt-ml-{trial or 'job'}-{replica.task}"),
+                },
                 hostname=hostname,
             )
         )

@@ -44,7 +44,24 @@ def job_status(job: Any, metrics: Optional[dict[str, float]] = None) -> JobStatu
     message = (job.error.message or None) if "error" in job else None
     # Vertex reports no exit code; the replica's is only in the error message.
     exit_code = 0 if state == JobState.SUCCEEDED else None
-    return JobStatus(state, message, exit_code, native, metrics or {})
+    return JobStatus(
+        state,
+        message,
+        exit_code,
+        native,
+        metrics or {},
+        # CustomJob.start_time: "Time when the CustomJob for the first time entered the
+        # JOB_STATE_RUNNING state"; end_time: "...entered any of the following states:
+        # JOB_STATE_SUCCEEDED, JOB_STATE_FAILED, JOB_STATE_CANCELLED" (https://cloud.google.
+        # com/vertex-ai/docs/reference/rest/v1/projects.locations.customJobs).
+        started_at=_epoch(job, "start_time"),
+        ended_at=_epoch(job, "end_time"),
+    )
+
+
+def _epoch(message: Any, field: str) -> Optional[float]:
+    """A proto ``Timestamp`` field as epoch seconds; None when the field is not set."""
+    return getattr(message, field).timestamp() if field in message else None
 
 
 def trial_status(trial: Any, job_name: str, objective: str, space: dict[str, Any]) -> TrialStatus:
@@ -64,6 +81,11 @@ def trial_status(trial: Any, job_name: str, objective: str, space: dict[str, Any
         params=params,
         objective=value,
         message=trial.infeasible_reason or None,
+        # Trial.start_time / end_time: when the trial was created / became terminal
+        # (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.
+        # studies.trials).
+        started_at=_epoch(trial, "start_time"),
+        ended_at=_epoch(trial, "end_time"),
     )
 
 

@@ -17,11 +17,11 @@ from typing import Any
 
 from mlx.backends.vertex.layout import Layout
 from mlx.backends.vertex.render import (
-    JOB_LABEL,
     VertexPlan,
     code_uploads,
     container_parts,
     job_spec,
+    labels,
     runtime_config,
 )
 from mlx.backends.vertex.settings import target_for
@@ -55,6 +55,9 @@ def tuning_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> VertexPl
         report="vertex",
         objective=tune.objective.metric,
         search_space=space(tune),
+        # ${{name}} in a trial: Vertex numbers trials "1", "2", ... and tells each its own
+        # in CLOUD_ML_TRIAL_ID (read by cloudml-hypertune: hypertune/hypertune.py).
+        trial_number_from=["CLOUD_ML_TRIAL_ID", r"^(\d+)$"],
         hyperparameters_in_argv=True,  # the static ones are in the trial's args already
     )
     warnings = parts.warnings
@@ -62,7 +65,7 @@ def tuning_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> VertexPl
         warnings += ("Vertex AI has no Hyperband: it runs Bayesian search with early stopping",)
     tuning_job = {
         "displayName": job_id,
-        "labels": {JOB_LABEL: job_id},
+        "labels": labels(spec, job_id),
         "studySpec": study_spec(tune),
         "maxTrialCount": min(tune.max_trials, grid_size(tune) or tune.max_trials),
         "parallelTrialCount": tune.parallel_trials,

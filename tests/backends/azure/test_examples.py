@@ -78,13 +78,13 @@ def test_the_readme_spec_example_is_a_job_azure_ml_accepts(
     tail = command.split(" -- ", 1)[1]
     if tune:  # learning-rate is searched; the others keep their places
         assert tail == (
-            "python train.py --config conf.yaml "
+            "python train.py --config conf.yaml --data '${{inputs.train}}' "
             "--learning-rate '${{search_space.learning_rate}}' --layers 64 --layers 32 "
             "--use-amp --batch-size '${{search_space.batch_size}}' "
             "--optimizer '${{search_space.optimizer}}'"
         )
     else:
         assert tail == (
-            "python train.py --config conf.yaml --learning-rate '${{inputs.learning_rate}}' "
-            "--layers 64 --layers 32 --use-amp"
+            "python train.py --config conf.yaml --data '${{inputs.train}}' "
+            "--learning-rate '${{inputs.learning_rate}}' --layers 64 --layers 32 --use-amp"
         )

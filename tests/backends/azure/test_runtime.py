@@ -124,6 +124,9 @@ def test_metrics_go_to_mlflow_when_the_image_has_it(
     fake = types.ModuleType("mlflow")
     fake.log_metric = lambda name, value, step=0: logged.append((name, value, step))  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "mlflow", fake)
+    # mlflow reaches Azure ML through Azure's plugin; without it, the REST API is used.
+    monkeypatch.setitem(sys.modules, "azureml", types.ModuleType("azureml"))
+    monkeypatch.setitem(sys.modules, "azureml.mlflow", types.ModuleType("azureml.mlflow"))
     script = "print('epoch=1 val_loss=0.5'); print('epoch=2 val_loss=0.25')"
     config = _config(tmp_path, objective="val_loss")
     code = bootstrap.run(config, [sys.executable, "-c", script], {"RANK": "0"})

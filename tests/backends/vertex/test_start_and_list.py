@@ -1,0 +1,70 @@
+"""Issue #17 on Vertex AI: the states a starting job goes through, its instance, price
+and console lines, and durations by Vertex's own start and end times."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from tests.backends.vertex.conftest import Gcp, just_now, vertex_spec
+
+STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+"
+
+
+def test_a_starting_job_shows_each_state_it_is_seen_in(mlx: Any, gcp: Gcp, tmp_path: Path) -> None:
+    def seen(count: int) -> int:
+        """Once mlx has asked for the job more than ``count`` times: how often."""
+        deadline = time.monotonic() + 20
+        while len(gcp.vertex.requests("GetCustomJob")) <= count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return len(gcp.vertex.requests("GetCustomJob"))
+
+    def play() -> None:
+        number, _job = gcp.wait_for_job()
+        asked = seen(0)  # mlx has seen it pending
+        gcp.vertex.set_state(number, "JOB_STATE_RUNNING")
+        seen(asked)  # and running
+        gcp.log_lines(number, "workerpool0-0", ["epoch 1"], just_now())
+        gcp.vertex.set_state(number, "JOB_STATE_SUCCEEDED")
+
+    thread = threading.Thread(target=play, daemon=True)
+    thread.start()
+    result = mlx("train", vertex_spec(tmp_path))
+    thread.join()
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    job = json.loads(mlx("jobs", "--json").stdout)[0]
+    assert lines[1].startswith("Instance: ") and " on-demand " in lines[1]
+    project, location, number = re.fullmatch(
+        r"projects/([^/]+)/locations/([^/]+)/customJobs/(\d+)", job["native_id"]
+    ).groups()  # type: ignore[union-attr]
+    assert lines[2] == (
+        f"Console: https://console.cloud.google.com/agent-platform/locations/{location}"
+        f"/training/{number}?project={project}"
+    )
+    assert re.fullmatch(rf"{STAMP} Pending", lines[3]), lines
+    assert re.fullmatch(rf"{STAMP} Running", lines[4]), lines
+    assert result.stdout == "epoch 1\n"
+
+
+def test_a_job_that_ended_unobserved_gets_vertexs_duration(
+    mlx: Any, gcp: Gcp, tmp_path: Path
+) -> None:
+    started = mlx("train", vertex_spec(tmp_path), "--detach", "--json")
+    job = json.loads(started.stdout)
+    number = job["native_id"].rsplit("/", 1)[1]
+    gcp.vertex.set_state(number, "JOB_STATE_RUNNING")
+    gcp.vertex.set_state(number, "JOB_STATE_SUCCEEDED")
+    start = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+    with gcp.vertex._lock:  # Vertex's own clock: a 4-minute job
+        native = gcp.vertex._job(number)
+        native.start_time, native.end_time = start, start + timedelta(minutes=4)
+    listed = json.loads(mlx("jobs", "--json").stdout)[0]
+    assert (listed["state"], listed["ended_at"]) == ("succeeded", "2026-11-20T09:04:00+00:00")
+    row = mlx("jobs").stdout.splitlines()[1]
+    assert row.split(maxsplit=5)[-1].strip() == "4m 00s"
