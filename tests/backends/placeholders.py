@@ -69,3 +69,52 @@ def check_seen(seen: dict[str, Any], job: str) -> dict[str, str]:
     assert opts["--out"] == env["MLX_OUTPUT_DIR"]
     assert "${{" not in " ".join(argv)
     return opts
+
+
+def pulled(mlx: Any, job: str, dest: Path, *flags: str) -> dict[str, Path]:
+    """``pull-artifacts`` into ``dest``: relative path -> file."""
+    result = mlx("pull-artifacts", job, *flags, "--dest", dest)
+    assert result.exit_code == 0, result.stderr
+    return {p.relative_to(dest).as_posix(): p for p in dest.rglob("*") if p.is_file()}
+
+
+def tuned_strtobool(mlx: Any, tmp_path: Path, cloud: dict[str, Any]) -> None:
+    """A tuned boolean reaches a strtobool script as True or False in every trial
+    (`bool_style: value`), and `${{name}}` is the trial's mlx id; ``cloud``: the spec's
+    provider, image and settings."""
+    import json
+
+    import yaml
+
+    from tests.backends.bool_scripts import STRTOBOOL
+
+    write(tmp_path / "project" / "code" / "job.py", STRTOBOOL)
+    doc = {
+        "name": "bools",
+        **cloud,
+        "command": "python job.py --run ${{name}}",
+        "code": "./code",
+        "hyperparameters": {"shrinking": False},
+        "bool_style": "value",
+        "metrics": [{"name": "loss"}],
+        "tune": {
+            "objective": {"metric": "loss", "goal": "minimize"},
+            "algorithm": "grid",
+            "max_trials": 2,
+            "parameters": {"amp": {"type": "choice", "values": [True, False]}},
+        },
+    }
+    path = write(tmp_path / "project" / "job.yaml", yaml.safe_dump(doc, sort_keys=False))
+    result = mlx("tune", path, "--json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert {t["params"]["amp"] for t in summary["trials"]} == {True, False}
+    for trial in summary["trials"]:
+        number, amp = trial["number"], trial["params"]["amp"]
+        dest = tmp_path / f"trial-{number}"
+        files = pulled(mlx, summary["id"], dest, "--trial", str(number), "--include", "model/*")
+        seen = json.loads(files["model/seen.json"].read_text())
+        run = f"{summary['id']}-t{number}"
+        assert seen["argv"] == ["--run", run, "--shrinking", "False", "--amp", str(amp)]
+        assert (seen["amp"], seen["shrinking"], seen["run"]) == (amp, False, run)
+    assert summary["best"]["params"] == {"amp": True}

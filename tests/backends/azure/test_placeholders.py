@@ -13,9 +13,8 @@ import yaml
 
 from mlx.runner.sandbox import SandboxRuntime
 from tests.backends.azure.conftest import IMAGE, SETTINGS, Azure
-from tests.backends.bool_scripts import STRTOBOOL
 from tests.backends.contract import started
-from tests.backends.placeholders import check_seen, project
+from tests.backends.placeholders import check_seen, project, pulled, tuned_strtobool
 from tests.conftest import write
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -39,12 +38,6 @@ def spec_file(azure: Azure, root: Path, **fields: Any) -> Path:
     doc["inputs"] = {"train": DATASTORE + "train.csv", "folder": DATASTORE + "folder/"}
     doc.update(azure=dict(SETTINGS), **fields)
     return write(root / "job.yaml", yaml.safe_dump(doc, sort_keys=False))
-
-
-def pulled(mlx: Any, job: str, dest: Path, *flags: str) -> dict[str, Path]:
-    result = mlx("pull-artifacts", job, *flags, "--dest", dest)
-    assert result.exit_code == 0, result.stderr
-    return {p.relative_to(dest).as_posix(): p for p in dest.rglob("*") if p.is_file()}
 
 
 def test_every_placeholder_is_azures_own_mount(executing: Azure, mlx: Any, tmp_path: Path) -> None:
@@ -82,35 +75,4 @@ def test_a_tuned_boolean_reaches_a_strtobool_script_in_every_trial(
 ) -> None:
     """The sweep samples the boolean by position (``choice`` over [0, 1]); each trial's argv
     follows `bool_style: value`, and `${{name}}` is the trial's mlx id."""
-    write(tmp_path / "project" / "code" / "job.py", STRTOBOOL)
-    doc = {
-        "name": "bools",
-        "provider": "azure",
-        "image": IMAGE,
-        "command": "python job.py --run ${{name}}",
-        "code": "./code",
-        "hyperparameters": {"shrinking": False},
-        "bool_style": "value",
-        "metrics": [{"name": "loss"}],
-        "tune": {
-            "objective": {"metric": "loss", "goal": "minimize"},
-            "algorithm": "grid",
-            "max_trials": 2,
-            "parameters": {"amp": {"type": "choice", "values": [True, False]}},
-        },
-        "azure": dict(SETTINGS),
-    }
-    path = write(tmp_path / "project" / "job.yaml", yaml.safe_dump(doc, sort_keys=False))
-    result = mlx("tune", path, "--json")
-    assert result.exit_code == 0, result.stderr
-    summary = json.loads(result.stdout)
-    assert {t["params"]["amp"] for t in summary["trials"]} == {True, False}
-    for trial in summary["trials"]:
-        number, amp = trial["number"], trial["params"]["amp"]
-        dest = tmp_path / f"trial-{number}"
-        files = pulled(mlx, summary["id"], dest, "--trial", str(number), "--include", "model/*")
-        seen = json.loads(files["model/seen.json"].read_text())
-        run = f"{summary['id']}-t{number}"
-        assert seen["argv"] == ["--run", run, "--shrinking", "False", "--amp", str(amp)]
-        assert (seen["amp"], seen["shrinking"], seen["run"]) == (amp, False, run)
-    assert summary["best"]["params"] == {"amp": True}
+    tuned_strtobool(mlx, tmp_path, {"provider": "azure", "image": IMAGE, "azure": dict(SETTINGS)})

@@ -12,7 +12,7 @@ import yaml
 
 from tests.backends.bool_scripts import STORE_TRUE
 from tests.backends.contract import started
-from tests.backends.placeholders import check_seen, project
+from tests.backends.placeholders import check_seen, project, pulled
 from tests.backends.vertex.conftest import BUCKET, IMAGE, SETTINGS, Gcp
 from tests.conftest import write
 from tests.emulators.vertex_runs import VertexRuns
@@ -22,12 +22,6 @@ def spec_file(root: Path, **fields: Any) -> Path:
     doc = {"name": "ph", "provider": "vertex", "image": IMAGE, **project(root)}
     doc.update(vertex=dict(SETTINGS), **fields)
     return write(root / "job.yaml", yaml.safe_dump(doc, sort_keys=False))
-
-
-def pulled(mlx: Any, job: str, dest: Path, *flags: str) -> dict[str, Path]:
-    result = mlx("pull-artifacts", job, *flags, "--dest", dest)
-    assert result.exit_code == 0, result.stderr
-    return {p.relative_to(dest).as_posix(): p for p in dest.rglob("*") if p.is_file()}
 
 
 def test_every_placeholder_is_a_path_under_the_gcs_mount(
