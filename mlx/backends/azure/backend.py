@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from mlx.backends.azure import clients, compute, logs, runs, staging
+from mlx.backends.azure.in_job import METRICS_DIR, METRICS_FILE
 from mlx.backends.azure.layout import (
     ARTIFACT_STORE,
     TAG,
@@ -183,7 +184,21 @@ class AzureBackend(Backend):
         details = _details_of(ml, name)
         failed = state_of(native) in (JobState.FAILED, JobState.CANCELLED)
         error = runs.run_error(details) if failed and details is not None else None
-        return with_run_times(job_status(native, error), details)
+        status = with_run_times(job_status(native, error), details)
+        if record.kind == JobKind.TRAINING and not record.info.get("adopted"):
+            return replace(status, metrics=self._metrics(record))
+        return status
+
+    def _metrics(self, record: JobRecord) -> dict[str, float]:
+        """Each metric's last value, from the record the bootstrap kept in the job's
+        ``output`` output (``in_job.METRICS_FILE``): one blob GET, once the job has ended."""
+        from mlx.backends.local.run import parse_metrics
+
+        spec = _spec_of(record)
+        datastore, prefix = output_location(spec, "output", record.native_id or record.id)
+        store = BlobStore(self.container(Workspace.from_location(record.location), datastore))
+        data = store.get_bytes(prefix + METRICS_FILE)
+        return parse_metrics(data.decode("utf-8", "replace").splitlines()) if data else {}
 
     def console_url(self, record: JobRecord) -> Optional[str]:
         from mlx.backends.azure.console import console_url
@@ -286,10 +301,14 @@ class AzureBackend(Backend):
 
     def list_artifacts(self, record: JobRecord) -> list[Artifact]:
         found: dict[str, Artifact] = {}
+        # mlx's own record (``in_job.METRICS_FILE``) is not an artifact; an adopted job's
+        # outputs are all its own.
+        own = () if record.info.get("adopted") else ("output/" + METRICS_DIR,)
         for store, prefix, shown in self._artifacts(record):
             for artifact in list_under(store, prefix):
                 path = shown + artifact.path
-                found[path] = replace(artifact, path=path)
+                if not path.startswith(own):
+                    found[path] = replace(artifact, path=path)
         return sorted(found.values(), key=lambda a: a.path)
 
     def download(

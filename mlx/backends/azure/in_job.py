@@ -36,6 +36,11 @@ from mlx.runtime.values import trial_value
 
 PLACED_KINDS = ("input", "output", "hp")
 OUTPUT_KEYS = {"model": "model_dir", "checkpoints": "checkpoint_dir", "output": "output_dir"}
+# mlx's record of the job's metrics (``metrics.JsonLinesReporter``'s lines), in the job's
+# ``output`` output, where ``AzureBackend.status`` reads it once the job has ended; not an
+# artifact (``list_artifacts`` leaves ``output/.mlx/`` out).
+METRICS_DIR = ".mlx/"
+METRICS_FILE = METRICS_DIR + "metrics.jsonl"
 
 
 def sweep_value(param: Mapping[str, Any], raw: str) -> Any:
@@ -71,6 +76,8 @@ def apply_placed(config: Mapping[str, Any], placed: list[tuple[str, str, str]]) 
             inputs[name] = value
         elif kind == "output" and name in OUTPUT_KEYS:
             adapted[OUTPUT_KEYS[name]] = value
+            if name == "output" and config.get("metrics"):
+                adapted.update(metrics_record(value))
         elif kind == "hp":
             chosen[name] = sweep_value(space.get(name) or {}, value)
     adapted["inputs"] = inputs
@@ -79,6 +86,19 @@ def apply_placed(config: Mapping[str, Any], placed: list[tuple[str, str, str]]) 
         ordered.update(chosen)
         adapted["hyperparameters"] = {**(config.get("hyperparameters") or {}), **ordered}
     return adapted
+
+
+def metrics_record(output: str) -> dict[str, Any]:
+    """Where the bootstrap keeps mlx's metrics record: ``METRICS_FILE`` in the ``output``
+    output's folder, a read-write mount (``rw_mount``). Azure ML's mounts are a FUSE
+    filesystem of its data runtime, whose unmount "(gracefully) finish[es] all pending
+    operations (for example, flush calls)" (``DATASET_UNMOUNT_TIMEOUT_SECONDS`` under
+    "Available mount settings", https://learn.microsoft.com/azure/machine-learning/
+    how-to-read-write-data-v2); the page does not say a file reaches storage before it is
+    flushed or closed. So the record is written as on Vertex's mount, as whole copies of a
+    local file (``metrics.MountedJsonLinesReporter``), each closed: a job killed outright
+    loses at most its last few seconds of reports."""
+    return {"metrics_file": os.path.join(output, METRICS_FILE), "metrics_file_on_mount": True}
 
 
 def adapt(config: Mapping[str, Any], environ: Mapping[str, str]) -> dict:
