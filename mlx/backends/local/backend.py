@@ -102,11 +102,9 @@ class LocalBackend(Backend):
         spec = self.with_paths(spec, job_id)
         job_dir = self.job_dir(job_id)
         artifacts = job_dir / "artifacts"
-        # A job with `code` runs in its own copy of it (workdir.py, made by prepare); one
-        # without runs in the spec's folder, as before: copying a whole project folder (its
-        # data sets too) at every start would cost more than the litter it avoids.
-        code = spec.code_dir()
-        workdir = str(job_dir / "code") if code else str(spec.base_dir)
+        # The job runs in its own copy of `code` (of the spec's folder without one), made by
+        # prepare (workdir.py): never in the user's folder, whatever the job writes there.
+        workdir = str(job_dir / "code")
         inputs, downloads = self._inputs(spec, job_dir)
         runtime = runtime_config(
             spec,
@@ -127,7 +125,7 @@ class LocalBackend(Backend):
             "job_id": job_id,
             "job_dir": str(job_dir),
             "store": str(self.home / "jobs.db"),
-            "code_source": str(code) if code else None,
+            "code_source": str(spec.code_dir() or spec.base_dir),
             "workdir": workdir,
             "nodes": spec.resources.nodes,
             "bootstrap": [
@@ -212,11 +210,10 @@ class LocalBackend(Backend):
             (job_dir / "artifacts" / kind).mkdir(parents=True, exist_ok=True)
         (job_dir / "logs").mkdir(exist_ok=True)
         # Taken now, as a cloud upload would be: later edits do not reach a queued job.
-        if plan["code_source"]:
-            placed = make_workdir(
-                Path(plan["code_source"]), Path(plan["workdir"]), exclude=(self.home.resolve(),)
-            )
-            plan["workdir_files"] = placed.shown()
+        placed = make_workdir(
+            Path(plan["code_source"]), Path(plan["workdir"]), exclude=(self.home.resolve(),)
+        )
+        plan["workdir_files"] = placed.shown()
         secrets = {name: plan["env"].pop(name) for name in spec.secrets}
         _write_json(job_dir / "runtime.json", plan["runtime"])
         _write_json(job_dir / "plan.json", plan)
