@@ -40,11 +40,14 @@ def objective_of(trial: JobRecord, metric: Optional[str]) -> Optional[float]:
     return None if recorded is None else float(recorded)
 
 
-def summary(store: Store, parent: JobRecord) -> dict[str, Any]:
-    """The stable ``tune --json`` / ``status --json`` shape of a tuning job."""
+def summary(
+    store: Store, parent: JobRecord, records: Optional[list[JobRecord]] = None
+) -> dict[str, Any]:
+    """The stable ``tune --json`` / ``status --json`` shape of a tuning job (of ``records``,
+    its trials as already read, when given)."""
     best_number = parent.info.get("best_trial")
     rows = []
-    for record in trials(store, parent):
+    for record in trials(store, parent) if records is None else records:
         rows.append(
             {
                 "number": record.info.get("trial"),
@@ -71,10 +74,11 @@ def table(store: Store, parent: JobRecord, height: Optional[int] = None, width: 
     names (their legend below), the latest metric of running trials, and, when ``height``
     lines cannot hold every trial, the running ones, the best and the latest, with a
     "… n more" line."""
-    data = summary(store, parent)
+    # One read of the trials: a trial that starts between two reads is in both or neither.
+    records = trials(store, parent)
+    data = summary(store, parent, records)
     metric = data["objective"].get("metric", "objective")
     best = (data["best"] or {}).get("number")
-    records = trials(store, parent)
     short = rows.abbreviations(
         dict.fromkeys(k for r in records for k in (r.info.get("params") or {}))
     )
