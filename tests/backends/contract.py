@@ -66,6 +66,8 @@ else:
     if rank == 0:
         with open(model, "w") as f:
             f.write({TRAINED!r})
+        # Vertex stops the other replicas once the primary exits: let theirs end first.
+        time.sleep(1.0)
 """
 
 

@@ -32,8 +32,16 @@ os.makedirs(ckpt, exist_ok=True)
 with open(os.path.join(ckpt, "state.txt"), "w") as f:
     f.write(f"node {rank} trial {trial}")
 time.sleep(0.5)  # parallel trials overlap
-with open(os.path.join(os.environ["MLX_MODEL_DIR"], f"seen-{rank}.json"), "w") as f:
+model = os.environ["MLX_MODEL_DIR"]
+with open(os.path.join(model, f"seen-{rank}.json"), "w") as f:
     json.dump(seen, f)
+# Vertex shuts the other replicas down once the primary exits: it waits for theirs first.
+others = [f"seen-{r}.json" for r in range(1, int(os.environ["MLX_NUM_NODES"]))]
+deadline = time.time() + 60
+while rank == "0" and time.time() < deadline and not all(
+    os.path.exists(os.path.join(model, name)) for name in others
+):
+    time.sleep(0.1)
 print("loss=" + os.environ.get("X", "0.5"), flush=True)
 """
 
