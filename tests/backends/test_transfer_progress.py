@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import re
 import subprocess
 import sys
@@ -49,15 +50,32 @@ def terminal() -> Callable[..., Result]:
     the environment the test set."""
 
     def run(*args: Any) -> Result:
-        env = subprocess_env(TTY_COMPATIBLE="1", TTY_INTERACTIVE="1", TERM="xterm")
-        done = subprocess.run(
+        # stderr is a real pseudo-terminal (every Rich release takes it for one; Rich 14's
+        # TTY_* variables say the same to the releases that read them); stdout a pipe.
+        env = subprocess_env(TTY_COMPATIBLE="1", TTY_INTERACTIVE="1", TERM="xterm", COLUMNS="100")
+        master, slave = pty.openpty()
+        process = subprocess.Popen(
             [sys.executable, "-m", "mlx", *map(str, args)],
             env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=slave,
         )
-        return Result(done.returncode, done.stdout, done.stderr)
+        os.close(slave)
+        errors = bytearray()
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            errors += chunk
+        os.close(master)
+        assert process.stdout is not None
+        out = process.stdout.read().decode()
+        code = process.wait(timeout=300)
+        return Result(code, out, errors.decode(errors="replace").replace("\r\n", "\n"))
 
     return run
 
