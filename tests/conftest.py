@@ -102,3 +102,11 @@ def readme_spec() -> str:
     match = re.search(r"```yaml\n(.*?)```", section, re.S)
     assert match
     return match.group(1)
+
+
+def readme_project(root: Path) -> Path:
+    """The README's spec example in ``root``, with the files its `code` and local input
+    name; the spec's path."""
+    write(root / "src" / "train.py", "print('training')\n")
+    write(root / "data" / "test.csv", "a,b\n1,2\n")
+    return write(root / "job.yaml", readme_spec())

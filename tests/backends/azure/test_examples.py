@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.backends.azure.conftest import Azure
-from tests.conftest import REPO, readme_spec, write
+from tests.conftest import REPO, readme_project
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -63,10 +63,7 @@ def test_the_readme_spec_example_is_a_job_azure_ml_accepts(
     mlx: Any, azure: Azure, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tune: bool
 ) -> None:
     monkeypatch.setenv("WANDB_API_KEY", "not-a-real-key")
-    project = tmp_path / "project"
-    write(project / "src" / "train.py", "print('training')\n")
-    write(project / "data" / "test.csv", "a,b\n1,2\n")
-    spec = write(project / "job.yaml", readme_spec())
+    spec = readme_project(tmp_path / "project")
     # Its `train` input is an s3:// URI, which Azure ML cannot read: mlx says so first.
     refused = mlx("translate", spec, "--provider", "azure")
     assert refused.exit_code == 1

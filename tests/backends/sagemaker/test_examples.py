@@ -13,7 +13,7 @@ import yaml
 
 from tests.backends.sagemaker.conftest import BUCKET, ROLE
 from tests.backends.sagemaker.test_render import validate
-from tests.conftest import REPO, readme_spec, write
+from tests.conftest import REPO, readme_project, write
 from tests.emulators import aws_rules
 
 ACTIONS = {False: "CreateTrainingJob", True: "CreateHyperParameterTuningJob"}
@@ -52,10 +52,7 @@ def test_the_readme_spec_example_is_a_valid_sagemaker_request(
     mlx: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tune: bool
 ) -> None:
     monkeypatch.setenv("WANDB_API_KEY", "not-a-real-key")
-    project = tmp_path / "project"
-    write(project / "src" / "train.py", "print('training')\n")
-    write(project / "data" / "test.csv", "a,b\n1,2\n")
-    spec = write(project / "job.yaml", readme_spec())
+    spec = readme_project(tmp_path / "project")
     request = accepted(mlx, spec, tune)
     definition = request["TrainingJobDefinition"] if tune else request
     # ml.p4d has local NVMe: no volume key, whatever the settings.

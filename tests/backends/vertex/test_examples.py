@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.backends.vertex.conftest import SETTINGS, Gcp
-from tests.conftest import REPO, readme_spec, write
+from tests.conftest import REPO, readme_project, write
 
 
 @pytest.fixture(autouse=True)
@@ -49,10 +49,7 @@ def test_the_readme_spec_example_is_a_job_vertex_accepts(
     mlx: Any, gcp: Gcp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tune: bool
 ) -> None:
     monkeypatch.setenv("WANDB_API_KEY", "not-a-real-key")
-    project = tmp_path / "project"
-    write(project / "src" / "train.py", "print('training')\n")
-    write(project / "data" / "test.csv", "a,b\n1,2\n")
-    spec = write(project / "job.yaml", readme_spec())
+    spec = readme_project(tmp_path / "project")
     # Its `train` input is an s3:// URI, which Vertex AI cannot mount: mlx says so first.
     refused = mlx("translate", spec, "--provider", "vertex")
     assert refused.exit_code == 1 and "s3://" in refused.stderr
