@@ -217,6 +217,11 @@ class Tune(StrictModel):
 
     objective: Objective
     algorithm: Literal["bayesian", "random", "grid", "hyperband"] = "bayesian"
+    engine: Optional[Literal["native", "mlx"]] = Field(
+        None,
+        description="who runs the search: native (the platform's tuner) or mlx (mlx's own "
+        "search, each trial a training job on the provider); unset: chosen per provider",
+    )
     max_trials: int = Field(10, ge=1, le=10_000)
     parallel_trials: int = Field(1, ge=1, le=1_000)
     early_stopping: bool = False
