@@ -15,9 +15,11 @@ import typer
 
 from mlx import __version__
 from mlx.cli_examples import examples
+from mlx.help_format import Command, Group
 
 app = typer.Typer(
     name="mlx",
+    cls=Group,
     help="Run training and tuning jobs in the cloud or on this machine, from one YAML job spec.",
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
@@ -136,7 +138,7 @@ def _find(store: Any, job: str, trial: Optional[str] = None) -> Any:
     return record
 
 
-@app.command(epilog=examples("train"))
+@app.command(epilog=examples("train"), cls=Command)
 def train(
     spec: Path = SpecArg,
     provider: Optional[str] = ProviderOpt,
@@ -163,7 +165,7 @@ def train(
     commands.train(job_spec, _store(), detach=detach, as_json=json_, rehearse=rehearse)
 
 
-@app.command(epilog=examples("tune"))
+@app.command(epilog=examples("tune"), cls=Command)
 def tune(
     spec: Optional[Path] = typer.Argument(
         None, metavar="SPEC", help="The job spec (YAML) with a `tune:` block."
@@ -201,7 +203,7 @@ def tune(
     commands.tune(job_spec, _store(), detach=detach, as_json=json_, rehearse=rehearse)
 
 
-@app.command(epilog=examples("logs"))
+@app.command(epilog=examples("logs"), cls=Command)
 def logs(
     job: str = JobArg,
     follow: bool = typer.Option(
@@ -238,7 +240,7 @@ def logs(
     commands.logs(record, store, query, timestamps=timestamps)
 
 
-@app.command("pull-artifacts", epilog=examples("pull-artifacts"))
+@app.command("pull-artifacts", epilog=examples("pull-artifacts"), cls=Command)
 def pull_artifacts(
     job: str = JobArg,
     include: Optional[list[str]] = typer.Option(
@@ -266,7 +268,7 @@ def pull_artifacts(
     commands.pull(record, include or [], exclude or [], dest or Path(record.id), list_, json_)
 
 
-@app.command(epilog=examples("jobs"))
+@app.command(epilog=examples("jobs"), cls=Command)
 def jobs(
     provider: Optional[str] = typer.Option(
         None, "--provider", "-p", metavar="NAME", help="Only this provider."
@@ -312,7 +314,7 @@ def jobs(
     commands.list_jobs(_store(), provider, status or [], since, limit, json_, tags=tags)
 
 
-@app.command(epilog=examples("status"))
+@app.command(epilog=examples("status"), cls=Command)
 def status(
     job: str = JobArg,
     trial: Optional[str] = TrialOpt,
@@ -327,7 +329,7 @@ def status(
     commands.status(_find(store, job, trial), store, json_)
 
 
-@app.command(epilog=examples("cancel"))
+@app.command(epilog=examples("cancel"), cls=Command)
 def cancel(
     job: str = JobArg,
     profile: Optional[str] = ProfileOpt,
@@ -340,7 +342,7 @@ def cancel(
     commands.cancel(_find(store, job), store)
 
 
-@app.command(epilog=examples("translate"))
+@app.command(epilog=examples("translate"), cls=Command)
 def translate(
     spec: Path = SpecArg,
     provider: Optional[str] = ProviderOpt,
@@ -355,7 +357,7 @@ def translate(
     commands.print_translation(_load(spec, provider, set_, profile), json_, tuning=tune)
 
 
-@app.command(epilog=examples("price"))
+@app.command(epilog=examples("price"), cls=Command)
 def price(
     spec: Path = SpecArg,
     set_: Optional[list[str]] = SetOpt,
@@ -368,7 +370,7 @@ def price(
     price_command(_load(spec, None, set_, profile).resources, as_json=json_)
 
 
-@app.command(epilog=examples("schema"))
+@app.command(epilog=examples("schema"), cls=Command)
 def schema() -> None:
     """Print the JSON Schema of job specs (for editor autocompletion)."""
     from mlx.console import print_json
@@ -377,7 +379,7 @@ def schema() -> None:
     print_json(json_schema())
 
 
-@app.command("open", epilog=examples("open"))
+@app.command("open", epilog=examples("open"), cls=Command)
 def open_(
     job: str = JobArg,
     web: bool = typer.Option(False, "--web", "-w", metavar="", help="Also open it in a browser."),
@@ -391,7 +393,7 @@ def open_(
     open_command(_find(_store(), job), web, json_)
 
 
-@app.command(epilog=examples("rerun"))
+@app.command(epilog=examples("rerun"), cls=Command)
 def rerun(
     job: str = JobArg,
     set_: Optional[list[str]] = SetOpt,
@@ -417,7 +419,7 @@ def rerun(
     launch(spec, store, detach=detach, as_json=json_, rehearse=rehearse)
 
 
-@app.command(epilog=examples("init"))
+@app.command(epilog=examples("init"), cls=Command)
 def init(
     script: Optional[Path] = typer.Argument(
         None, help="A training script whose argparse flags become hyperparameters (not run)."
@@ -436,7 +438,7 @@ def init(
     init_command(script, output)
 
 
-@app.command(epilog=examples("doctor"))
+@app.command(epilog=examples("doctor"), cls=Command)
 def doctor(
     json_: bool = JsonOpt,
     repair: bool = typer.Option(

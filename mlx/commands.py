@@ -135,6 +135,9 @@ def _watch_tuning(record: JobRecord, store: Store, *, detach: bool, as_json: boo
                 f"its log: [bold]mlx logs -f {record.id}[/]"
             )
         return
+    from mlx import startup
+
+    record = startup.watch_start(record, store)  # the search's own start, before any trial
     record = view.watch(store, record, err if as_json else out)
     if as_json:
         print_json(view.summary(store, record))
@@ -195,6 +198,10 @@ def logs(record: JobRecord, store: Store, query: LogQuery, timestamps: bool) -> 
         except BrokenPipeError:  # `mlx logs id | head` is fine
             sys.stderr.close()
         return
+    if not record.is_tuning:
+        from mlx import startup
+
+        record = startup.watch_start(record, store)  # a pending job: its state changes first
     record = _follow(
         record, store, query, lambda line: _write_line(format_line(line, multi, timestamps))
     )

@@ -46,7 +46,7 @@ def announce(spec: JobSpec, record: JobRecord) -> None:
 def watch_start(record: JobRecord, store: Store) -> JobRecord:
     """Print each state change (stderr) until the job runs its command or ends; return its
     record then. Ctrl-C detaches, as it does while following logs."""
-    if runs_here(record):
+    if runs_here(record) or record.state != JobState.PENDING:
         return record
     try:
         return _watch(record, store, lambda line: err.print(escape(line)))

@@ -31,9 +31,21 @@ def test_every_help_has_examples_and_no_python_types(mlx: Any, command: str) -> 
     text = result.stdout
     assert "Examples:" in text and f"mlx {command}" in text.split("Examples:")[1]
     assert "list[" not in text
+    assert_no_python_types(text)
+
+
+def assert_no_python_types(text: str) -> None:
+    """Every option shows a metavar or nothing (``--help`` and the completion flags too)."""
     for line in text.splitlines():
-        if "--" in line and "--help" not in line:  # an option: a metavar or nothing
+        if "--" in line:
             assert not re.search(r"<(str|int|float|path|bool|int range|float range)>", line), line
+
+
+def test_the_top_level_help_shows_no_python_types(mlx: Any) -> None:
+    result = mlx("--help")
+    assert result.exit_code == 0, result.stderr
+    assert "--install-completion" in result.stdout
+    assert_no_python_types(result.stdout)
 
 
 def test_set_reads_key_value_in_help(mlx: Any) -> None:

@@ -68,3 +68,70 @@ def test_a_job_that_ended_unobserved_gets_vertexs_duration(
     assert (listed["state"], listed["ended_at"]) == ("succeeded", "2026-11-20T09:04:00+00:00")
     row = mlx("jobs").stdout.splitlines()[1]
     assert row.split(maxsplit=5)[-1].strip() == "4m 00s"
+
+
+def _play_start(gcp: Gcp, rpc: str, get: str) -> str:
+    """Wait for the job ``rpc`` created, let mlx see it pending, then running; its id."""
+
+    def seen(count: int) -> int:
+        deadline = time.monotonic() + 20
+        while len(gcp.vertex.requests(get)) <= count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return len(gcp.vertex.requests(get))
+
+    number, _job = gcp.wait_for_job(rpc)
+    gcp.vertex.set_state(number, "JOB_STATE_PENDING")
+    asked = seen(len(gcp.vertex.requests(get)))  # mlx has seen it pending
+    gcp.vertex.set_state(number, "JOB_STATE_RUNNING")
+    seen(asked)  # and running
+    return number
+
+
+def test_logs_f_on_a_job_still_starting_shows_its_states_before_its_lines(
+    mlx: Any, gcp: Gcp, tmp_path: Path
+) -> None:
+    started = json.loads(mlx("train", vertex_spec(tmp_path), "--detach", "--json").stdout)
+
+    def play() -> None:
+        number = _play_start(gcp, "CreateCustomJob", "GetCustomJob")
+        gcp.log_lines(number, "workerpool0-0", ["epoch 1"], just_now())
+        gcp.vertex.set_state(number, "JOB_STATE_SUCCEEDED")
+
+    thread = threading.Thread(target=play, daemon=True)
+    thread.start()
+    result = mlx("logs", "-f", started["id"])
+    thread.join()
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert re.fullmatch(rf"{STAMP} Pending", lines[0]), lines
+    assert re.fullmatch(rf"{STAMP} Running", lines[1]), lines
+    assert result.stdout == "epoch 1\n"
+
+
+def test_a_cloud_tune_shows_the_search_starting_before_its_table(
+    mlx: Any, gcp: Gcp, tmp_path: Path
+) -> None:
+    spec = vertex_spec(
+        tmp_path,
+        metrics=[{"name": "loss"}],
+        tune={
+            "objective": {"metric": "loss"},
+            "parameters": {"lr": {"type": "float", "min": 0.001, "max": 0.1}},
+        },
+    )
+    seen_running = threading.Event()
+
+    def play() -> None:
+        number = _play_start(gcp, "CreateHyperparameterTuningJob", "GetHyperparameterTuningJob")
+        seen_running.set()
+        gcp.vertex.set_state(number, "JOB_STATE_CANCELLED")
+
+    thread = threading.Thread(target=play, daemon=True)
+    thread.start()
+    result = mlx("tune", spec)
+    thread.join()
+    assert seen_running.is_set()
+    lines = result.stderr.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Console: "))
+    assert re.fullmatch(rf"{STAMP} Pending", lines[start + 1]), lines
+    assert re.fullmatch(rf"{STAMP} Running", lines[start + 2]), lines

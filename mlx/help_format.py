@@ -1,0 +1,30 @@
+"""How ``--help`` looks, whatever Typer release renders it.
+
+Typer 0.2x prints an option's Python type in the value column (``<bool>``) when the option
+has no metavar; mlx gives its own flags an empty metavar, but ``--help`` and the completion
+flags are Typer's. A flag takes no value, so these command classes give every flag that has
+no metavar an empty one: one rule for all of them, on every command.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from typer.core import TyperCommand, TyperGroup
+
+
+def _without_flag_types(params: list[Any]) -> list[Any]:
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _without_flag_types(list(super().get_params(ctx)))
+
+
+class Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _without_flag_types(list(super().get_params(ctx)))
