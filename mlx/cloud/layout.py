@@ -29,6 +29,19 @@ def split_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+def split_any_uri(uri: str) -> tuple[str, str, str]:
+    """``(scheme, bucket, key)`` of ``s3://b/k``, ``gs://b/k`` and Azure ML's
+    ``azureml://datastores/<datastore>/paths/<path>`` (the datastore is the bucket)."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        raise ValueError(f"not a storage URI: {uri!r}")
+    if scheme == "azureml" and rest.startswith("datastores/"):
+        datastore, _, path = rest[len("datastores/") :].partition("/paths/")
+        return scheme, datastore, path
+    bucket, _, key = rest.partition("/")
+    return scheme, bucket, key
+
+
 @dataclass(frozen=True)
 class Layout:
     """The locations of job (or tuning job) ``job_id`` in ``bucket`` under ``prefix``.

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from mlx.cloud.layout import Layout, split_uri
+from mlx.cloud.layout import Layout, split_any_uri, split_uri
 
 if TYPE_CHECKING:
     from mlx.cloud.objects import ObjectStore
@@ -38,7 +38,7 @@ class Upload:
 
     @property
     def key(self) -> str:
-        return split_uri(self.uri)[1]
+        return split_any_uri(self.uri)[2]
 
 
 @dataclass

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from mlx.backends.local.run import record_outcome, run_detached
+from mlx.cloud.layout import split_any_uri
 from mlx.cloud.objects import ObjectStore
 from mlx.ids import trial_id
 from mlx.logfiles import MLX_LOG, LogWriter, node_log_name
@@ -35,19 +36,6 @@ TRIALS_FILE = "trials.json"
 def buckets(home: Path) -> Path:
     """Where rehearsals keep the objects the cloud's buckets would hold."""
     return home / "rehearsal" / "buckets"
-
-
-def split_any_uri(uri: str) -> tuple[str, str, str]:
-    """``(scheme, bucket, key)`` of ``s3://b/k``, ``gs://b/k`` and Azure ML's
-    ``azureml://datastores/<datastore>/paths/<path>`` (the datastore is the bucket)."""
-    scheme, sep, rest = uri.partition("://")
-    if not sep:
-        raise ValueError(f"not a storage URI: {uri!r}")
-    if scheme == "azureml" and rest.startswith("datastores/"):
-        datastore, _, path = rest[len("datastores/") :].partition("/paths/")
-        return scheme, datastore, path
-    bucket, _, key = rest.partition("/")
-    return scheme, bucket, key
 
 
 def folder_stores(root: Path) -> Stores:

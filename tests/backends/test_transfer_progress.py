@@ -20,6 +20,7 @@ import pytest
 
 # The providers' fixtures, registered here by importing them (their conftests are beside
 # their own tests).
+from tests.backends.azure.conftest import azure  # noqa: F401
 from tests.backends.sagemaker.conftest import sagemaker_spec, sm  # noqa: F401
 from tests.backends.vertex.conftest import Gcp, gcp, vertex_spec  # noqa: F401
 from tests.conftest import Result, subprocess_env, write
@@ -123,9 +124,7 @@ def test_second_submit_sends_nothing_and_shows_nothing(
     assert "Uploading" not in again.stderr
 
 
-# Not Azure here: a fresh mlx process cannot reach the Azure ML test server's custom cloud
-# (azure-ai-ml fetches cloud metadata from the internet first); its downloads report each
-# chunk to the same display through BlobStore.download.
+# Azure's pull: test_azure_input_upload_and_pull_show_the_same_display.
 @pytest.mark.parametrize("provider", ["sagemaker", "vertex"])
 def test_pull_shows_the_same_display_and_json_stays_clean(
     mlx: Any,
@@ -159,3 +158,39 @@ def test_pull_shows_the_same_display_and_json_stays_clean(
     assert quiet.exit_code == 0, quiet.stderr
     assert json.loads(quiet.stdout)["downloaded"] == ["model/w.bin"]
     assert "Pulling" not in quiet.stderr
+
+
+@pytest.fixture
+def azure_cloud(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """The Azure tests' servers, running every job they create (mlx's Azure ML runner)."""
+    from mlx.runner.sandbox import SandboxRuntime
+
+    found = request.getfixturevalue("azure")
+    found.server.execute_jobs(SandboxRuntime(tmp_path / "sandbox"), tmp_path / "runs")
+    return found
+
+
+def test_azure_input_upload_and_pull_show_the_same_display(
+    mlx: Any, azure_cloud: Any, tmp_path: Path, terminal: Callable[..., Result]
+) -> None:
+    """mlx uploads an Azure job's local input itself (azure-ai-ml offers no progress), and
+    the job reads it; the pull shows the same display."""
+    from tests.backends.azure.conftest import azure_spec
+
+    data_file(tmp_path)
+    script = (
+        "import os, shutil, sys\n"
+        "shutil.copy(sys.argv[1], os.path.join(os.environ['MLX_MODEL_DIR'], 'w.bin'))\n"
+    )
+    spec = azure_spec(tmp_path, inputs={"train": "./data/big.bin"}, args=["${{inputs.train}}"])
+    write(tmp_path / "project" / "code" / "train.py", script)
+    ran = terminal("train", spec)
+    assert ran.exit_code == 0, ran.stderr[-3000:]
+    assert "Uploading 1 file" in ran.stderr and "3.0/3.0 MB" in ran.stderr
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", ran.stderr)  # a terminal's: with styles
+    job = re.search(r"Started (\S+) on", shown).group(1)  # type: ignore[union-attr]
+    pulled = terminal("pull-artifacts", job, "-i", "model/w.bin", "--dest", tmp_path / "a")
+    assert pulled.exit_code == 0, pulled.stderr
+    assert "Pulling 1 file" in pulled.stderr and "3.0/3.0 MB" in pulled.stderr
+    sent = (tmp_path / "project" / "data" / "big.bin").read_bytes()
+    assert (tmp_path / "a" / "model" / "w.bin").read_bytes() == sent

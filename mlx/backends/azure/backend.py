@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
-from mlx.backends.azure import clients, compute, logs, runs, staging
+from mlx.backends.azure import clients, compute, inputs, logs, runs, staging
 from mlx.backends.azure.in_job import METRICS_DIR, METRICS_FILE
 from mlx.backends.azure.layout import (
     ARTIFACT_STORE,
@@ -32,6 +32,7 @@ from mlx.backends.common import masked_secrets, resolve_secrets
 from mlx.cloud.clients import ClientCache, environment
 from mlx.cloud.follow import follow
 from mlx.cloud.objects import list_under
+from mlx.cloud.plan import send_uploads
 from mlx.model import (
     Artifact,
     JobKind,
@@ -119,6 +120,10 @@ class AzureBackend(Backend):
         workspace = workspace_for(settings_of(spec))
         ml = self.ml(workspace)
         _check_cluster(ml, spec)
+        uploads = inputs.local_uploads(spec)  # mlx's to send, with progress (``inputs``)
+        if uploads:
+            store = BlobStore(self.container(workspace, settings_of(spec).datastore))
+            send_uploads(store, uploads)
         with staging.snapshot(spec, self.cache) as code:
             document = self._document(spec, job_id, build, secrets, code=code)
             job = staging.create(ml, document)
@@ -139,6 +144,9 @@ class AzureBackend(Backend):
         ``stores`` and named by its datastore URI."""
         build = sweep_job if kind == JobKind.TUNING else command_job
         secrets = resolve_secrets(spec)
+        for upload in inputs.local_uploads(spec):  # what submit sends itself
+            store, _ = stores(upload.uri)
+            send_uploads(store, [upload])
         with staging.snapshot(spec, self.cache) as code:
             document = self._document(spec, job_id, build, secrets, code=code)
             staging.load(document)

@@ -21,6 +21,7 @@ from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from mlx.backends.azure.expressions import hide
+from mlx.backends.azure.inputs import input_upload, input_uri
 from mlx.backends.azure.layout import (
     BOOTSTRAP,
     RUNTIME_ENV,
@@ -218,13 +219,14 @@ def data(
 
 
 def job_input(spec: JobSpec, name: str, mode: str) -> dict[str, Any]:
-    """A ``uri_folder`` or ``uri_file`` input. Local paths are uploaded by azure-ai-ml; a
-    remote URI is a folder when it ends with ``/`` or its last segment has no extension;
-    web URLs (not Azure Storage) are downloaded, there being nothing to mount."""
-    local = spec.local_input_path(name)
-    if local is not None:
-        kind = "uri_folder" if local.is_dir() else "uri_file"
-        return {"type": kind, "path": str(local), "mode": mode}
+    """A ``uri_folder`` or ``uri_file`` input. Local paths are uploaded by mlx to the
+    datastore (``inputs``); a remote URI is a folder when it ends with ``/`` or its last
+    segment has no extension; web URLs (not Azure Storage) are downloaded, there being
+    nothing to mount."""
+    upload = input_upload(spec, name)
+    if upload is not None:
+        kind = "uri_folder" if upload.source.is_dir() else "uri_file"
+        return {"type": kind, "path": input_uri(upload), "mode": mode}
     uri = spec.inputs[name]
     scheme = uri_scheme(uri)
     if scheme not in _REMOTE_SCHEMES:

@@ -167,18 +167,15 @@ def create(ml: Any, document: dict[str, Any]) -> Any:
 
 
 def stage_uploads(document: dict[str, Any], stores: Stores) -> dict[str, Any]:
-    """``document`` with its local paths (the code snapshot, local inputs) uploaded into
-    ``stores`` as azure-ai-ml uploads them when it creates the job, and named by their
-    datastore URIs: ``LocalUpload/<content hash>/<name>`` on the workspace's default
-    datastore, the files its own ``.amlignore``/``.gitignore`` rule keeps
-    (``uploaded_files``). For ``--rehearse``; a real submit lets the SDK do it."""
+    """``document`` with its code snapshot uploaded into ``stores`` as azure-ai-ml uploads
+    it when it creates the job, and named by its datastore URI: ``LocalUpload/<content
+    hash>/<name>`` on the workspace's default datastore, the files its own
+    ``.amlignore``/``.gitignore`` rule keeps (``uploaded_files``). For ``--rehearse``; a
+    real submit lets the SDK do it. (Local inputs are mlx's own uploads: ``inputs``.)"""
     staged = copy.deepcopy(document)
     for part in (staged, staged.get("trial") or {}):
         if part.get("code"):
             part["code"] = _upload_local(Path(part["code"]), stores)
-    for value in (staged.get("inputs") or {}).values():
-        if isinstance(value, dict) and value.get("path") and "://" not in str(value["path"]):
-            value["path"] = _upload_local(Path(value["path"]), stores)
     return staged
 
 

@@ -26,16 +26,9 @@ def executing(azure: Azure, tmp_path: Path) -> Azure:
     return azure
 
 
-# The test server's SDK cannot upload local inputs (it builds a URL this machine cannot
-# resolve): the same files, put in the datastore, are the same inputs.
-DATASTORE = "azureml://datastores/workspaceblobstore/paths/data/"
-
-
 def spec_file(azure: Azure, root: Path, **fields: Any) -> Path:
+    """The placeholders project with its local inputs (mlx uploads them to the datastore)."""
     doc = {"name": "ph", "provider": "azure", "image": IMAGE, **project(root)}
-    for name in ("train.csv", "folder/inside.txt"):
-        azure.blobs().upload_blob(f"data/{name}", (root / "data" / name).read_bytes())
-    doc["inputs"] = {"train": DATASTORE + "train.csv", "folder": DATASTORE + "folder/"}
     doc.update(azure=dict(SETTINGS), **fields)
     return write(root / "job.yaml", yaml.safe_dump(doc, sort_keys=False))
 
