@@ -14,7 +14,7 @@ the job's ``code`` must be a code asset, which it names by content hash and regi
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 from mlx.backends.azure.settings import settings_of
 from mlx.cloud.objects import tree_digest
