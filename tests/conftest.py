@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
@@ -41,14 +42,28 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
 
 def _stop_leftovers(home: Path) -> None:
     """Stop what a test started: local supervisors, drivers and nodes of its MLX_HOME that
-    still run (a detached job the test did not wait for)."""
+    still run (a detached job the test did not wait for), and every process they started
+    (a sandboxed container's command names no MLX_HOME path: its paths are the chroot's)."""
     marker = str(home).encode()
+    parents: dict[int, int] = {}
+    started = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
+            # /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces
+            parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
             if marker in (proc / "cmdline").read_bytes():
-                os.kill(int(proc.name), signal.SIGKILL)
-        except (OSError, ValueError):
+                started.append(int(proc.name))
+        except (OSError, ValueError, IndexError):
             continue
+    doomed = set(started)
+    while True:
+        more = {pid for pid, parent in parents.items() if parent in doomed} - doomed
+        if not more:
+            break
+        doomed |= more
+    for pid in doomed:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
 
 @dataclass
