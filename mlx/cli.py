@@ -268,6 +268,48 @@ def pull_artifacts(
     commands.pull(record, include or [], exclude or [], dest or Path(record.id), list_, json_)
 
 
+@app.command(epilog=examples("tensorboard"), cls=Command)
+def tensorboard(
+    jobs: list[str] = typer.Argument(
+        ...,
+        metavar="JOB",
+        help="Job ids, unique prefixes, or provider:native-id.",
+        autocompletion=_complete_job,
+    ),
+    sync_only: Optional[Path] = typer.Option(
+        None, "--sync-only", metavar="DIR", help="Copy the event files to DIR; serve nothing."
+    ),
+    prefix: Optional[str] = typer.Option(
+        None,
+        "--prefix",
+        metavar="URI",
+        help="The job's TensorBoard folder (s3://, gs://, "
+        "azureml://), for a job mlx did not launch.",
+    ),
+    port: Optional[int] = typer.Option(
+        None,
+        "--port",
+        min=1,
+        max=65535,
+        metavar="N",
+        help="TensorBoard's port (default: the first free from 6006).",
+    ),
+    once: bool = typer.Option(False, "--once", metavar="", help="One round of copying."),
+    every: float = typer.Option(
+        5.0, "--every", min=0.05, metavar="SECONDS", help="Seconds between rounds."
+    ),
+    json_: bool = JsonOpt,
+    profile: Optional[str] = ProfileOpt,
+) -> None:
+    """Copy jobs' TensorBoard files as they grow (only new bytes) and serve them locally."""
+    from mlx.tensorboard.command import Options
+    from mlx.tensorboard.command import tensorboard as run
+
+    _use_profile(profile)
+    options = Options(sync_only, prefix, port, once, every, json_)
+    run(jobs, _store(), options)
+
+
 @app.command(epilog=examples("jobs"), cls=Command)
 def jobs(
     provider: Optional[str] = typer.Option(
@@ -291,11 +333,14 @@ def jobs(
     remote: bool = typer.Option(
         False, "--remote", metavar="", help="The cloud's own list (-p), mlx's jobs marked."
     ),
+    cost: bool = typer.Option(
+        False, "--cost", metavar="", help="What each job cost (so far, while it runs)."
+    ),
     json_: bool = JsonOpt,
     profile: Optional[str] = ProfileOpt,
 ) -> None:
     """List jobs, newest first."""
-    from mlx import commands
+    from mlx.listing import list_jobs
 
     _use_profile(profile)
     if prune:
@@ -311,7 +356,7 @@ def jobs(
     from mlx.flags import parse_tags
 
     tags = parse_tags(tag or [])
-    commands.list_jobs(_store(), provider, status or [], since, limit, json_, tags=tags)
+    list_jobs(_store(), provider, status or [], since, limit, json_, tags=tags, cost=cost)
 
 
 @app.command(epilog=examples("status"), cls=Command)
@@ -359,15 +404,31 @@ def translate(
 
 @app.command(epilog=examples("price"), cls=Command)
 def price(
-    spec: Path = SpecArg,
+    spec: Optional[Path] = typer.Argument(None, metavar="SPEC", help="The job spec (YAML)."),
     set_: Optional[list[str]] = SetOpt,
+    refresh: bool = typer.Option(
+        False,
+        "--refresh",
+        metavar="",
+        help="First fetch current prices from the providers' public price APIs (network).",
+    ),
     json_: bool = JsonOpt,
     profile: Optional[str] = ProfileOpt,
 ) -> None:
     """Compare what the job would cost on each cloud (offline price tables)."""
     from mlx.catalog.pricing import price_command
 
-    price_command(_load(spec, None, set_, profile).resources, as_json=json_)
+    if spec is None and not refresh:
+        raise typer.BadParameter("give a SPEC, or --refresh", param_hint="SPEC")
+    job_spec = None if spec is None else _load(spec, None, set_, profile)
+    if refresh:  # for the spec's regions where it names them
+        from mlx.catalog.refresh import refresh_command, spec_regions
+
+        refresh_command(as_json=json_ and job_spec is None, regions=spec_regions(job_spec))
+    if job_spec is None:
+        return
+    trials = job_spec.tune.max_trials if job_spec.tune is not None else None
+    price_command(job_spec.resources, as_json=json_, trials=trials, spec=job_spec)
 
 
 @app.command(epilog=examples("schema"), cls=Command)

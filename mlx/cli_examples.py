@@ -27,12 +27,18 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "mlx pull-artifacts iris-softmax-3f9c -i 'model/**' --dest ./model",
         "mlx pull-artifacts sagemaker:my-training-job -i '*.json'",
     ),
+    "tensorboard": (
+        "mlx tensorboard iris-softmax-3f9c iris-tune-3f9c",
+        "mlx tensorboard iris-softmax-3f9c --sync-only ./tb --once --json",
+        "mlx tensorboard sagemaker:my-training-job --prefix s3://my-bucket/tb/",
+    ),
     "jobs": (
         "mlx jobs -n 10",
         "mlx jobs -p sagemaker --status running --since 2w",
         "mlx jobs --prune --json",
         "mlx jobs --tag team=vision",
         "mlx jobs -p sagemaker --remote",
+        "mlx jobs --cost --since 1w",
     ),
     "status": ("mlx status iris-softmax-3f9c", "mlx status iris-tune-3f9c --trial best --json"),
     "cancel": ("mlx cancel iris-softmax-3f9c",),
@@ -40,7 +46,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "mlx translate job.yaml -p sagemaker",
         "mlx translate job.yaml -p azure --tune --json",
     ),
-    "price": ("mlx price job.yaml", "mlx price job.yaml --set resources.accelerator=A100:8"),
+    "price": (
+        "mlx price job.yaml",
+        "mlx price job.yaml --set resources.accelerator=A100:8",
+        "mlx price --refresh job.yaml",
+    ),
     "schema": ("mlx schema > mlx-spec.schema.json",),
     "doctor": ("mlx doctor", "mlx doctor --json", "mlx doctor --repair"),
     # Commands of issue #17's conventions (their own module declares them).

@@ -6,7 +6,6 @@ With ``--json`` stdout carries only the JSON document; logs and progress go to s
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -15,37 +14,18 @@ from rich.table import Table
 
 from mlx import lifecycle
 from mlx.console import err, out, print_json
-from mlx.errors import BackendError, BackendUnavailable, JobFailed, MlxError
-from mlx.flags import parse_since
+from mlx.errors import BackendError, BackendUnavailable, JobFailed
+from mlx.linewriter import LineWriter
+from mlx.listing import STATE_STYLE
 from mlx.model import JobKind, JobRecord, JobState, LogLine, LogQuery
 from mlx.output import format_line, record_json
-from mlx.providers import get as get_provider
 from mlx.spec import JobSpec
 from mlx.store import Store
 from mlx.text import printable
 
-_STATE_STYLE = {
-    JobState.PENDING: "yellow",
-    JobState.RUNNING: "cyan",
-    JobState.CANCELLING: "yellow",
-    JobState.SUCCEEDED: "green",
-    JobState.FAILED: "red",
-    JobState.CANCELLED: "magenta",
-}
-
 
 def _state(state: JobState) -> str:
-    return f"[{_STATE_STYLE[state]}]{state.value}[/]"
-
-
-def _write_line(text: str) -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-def _write_err_line(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
+    return f"[{STATE_STYLE[state]}]{state.value}[/]"
 
 
 def print_translation(spec: JobSpec, as_json: bool, tuning: bool = False) -> None:
@@ -62,10 +42,9 @@ def print_translation(spec: JobSpec, as_json: bool, tuning: bool = False) -> Non
         out.print(JSON.from_data(translation, default=str))
     for line in upload_listing.lines(files):
         err.print(escape(line))
-    if get_provider(spec.provider).machines is not None:
-        from mlx.catalog.pricing import choice_summary, estimate
+    from mlx.catalog.budget import print_estimate
 
-        err.print(f"Instance: {escape(choice_summary(estimate(spec.provider, spec.resources)))}")
+    print_estimate(spec, tuning=tuning)
 
 
 def _started(record: JobRecord, what: str = "") -> None:
@@ -80,12 +59,21 @@ def _started(record: JobRecord, what: str = "") -> None:
         err.print(f"Note: {escape(str(note))}")
 
 
+def _estimate(spec: JobSpec, rehearse: bool, tuning: bool = False) -> Optional[Callable[[], None]]:
+    """What the job (the search) can cost, said before it is submitted; a rehearsal is free."""
+    from mlx.catalog.budget import print_estimate
+
+    return None if rehearse else lambda: print_estimate(spec, tuning=tuning)
+
+
 def train(
     spec: JobSpec, store: Store, *, detach: bool, as_json: bool, rehearse: bool = False
 ) -> None:
     from mlx import startup
 
-    record = lifecycle.launch(spec, store, rehearse=rehearse)
+    record = lifecycle.launch(
+        spec, store, rehearse=rehearse, before_submit=_estimate(spec, rehearse)
+    )
     _started(record)
     startup.announce(spec, record)
     if detach:
@@ -94,12 +82,11 @@ def train(
         else:
             err.print(f"Follow its logs with [bold]mlx logs -f {record.id}[/]")
         return
-    write = _write_err_line if as_json else _write_line
     multi = record.nodes > 1
-    record = startup.watch_start(record, store)  # state changes until its command runs
-    record = _follow(
-        record, store, LogQuery(follow=True), lambda line: write(format_line(line, multi))
-    )
+    with LineWriter(sys.stderr if as_json else sys.stdout) as sink:  # a flush per batch
+        record = _follow(
+            record, store, LogQuery(follow=True), lambda line: sink.write(format_line(line, multi))
+        )
     if as_json:
         print_json(record_json(record))
     _summary(record)
@@ -111,7 +98,13 @@ def tune(
 ) -> None:
     from mlx import startup
 
-    record = lifecycle.launch(spec, store, kind=JobKind.TUNING, rehearse=rehearse)
+    record = lifecycle.launch(
+        spec,
+        store,
+        kind=JobKind.TUNING,
+        rehearse=rehearse,
+        before_submit=_estimate(spec, rehearse, tuning=True),
+    )
     _started(record, "tuning job ")
     startup.announce(spec, record)
     _watch_tuning(record, store, detach=detach, as_json=as_json)
@@ -198,13 +191,10 @@ def logs(record: JobRecord, store: Store, query: LogQuery, timestamps: bool) -> 
         except BrokenPipeError:  # `mlx logs id | head` is fine
             sys.stderr.close()
         return
-    if not record.is_tuning:
-        from mlx import startup
-
-        record = startup.watch_start(record, store)  # a pending job: its state changes first
-    record = _follow(
-        record, store, query, lambda line: _write_line(format_line(line, multi, timestamps))
-    )
+    with LineWriter(sys.stdout) as sink:  # a flush per batch, not per line
+        record = _follow(
+            record, store, query, lambda line: sink.write(format_line(line, multi, timestamps))
+        )
     err.print(f"Job [bold]{record.id}[/] {_state(record.state)}")
     _raise_unless_succeeded(record, logs_shown=True)
 
@@ -213,8 +203,13 @@ def _follow(
     record: JobRecord, store: Store, query: LogQuery, write: Callable[[LogLine], None]
 ) -> JobRecord:
     """``lifecycle.follow``; when the provider stops answering, say that only the
-    following stopped: the job runs on, and how to come back to it."""
+    following stopped: the job runs on, and how to come back to it. A job still starting
+    shows its state changes first (stderr), until its command runs."""
+    from mlx import startup
+
     try:
+        if not record.is_tuning:
+            record = startup.watch_start(record, store)
         return lifecycle.follow(record, store, query, write)
     except (BackendError, BackendUnavailable) as e:
         raise BackendError(
@@ -262,73 +257,9 @@ def pull(
     )
 
 
-def list_jobs(
-    store: Store,
-    provider: Optional[str],
-    states: list[str],
-    since: Optional[str],
-    limit: int,
-    as_json: bool,
-    tags: Optional[dict[str, str]] = None,
-) -> None:
-    if provider:
-        from mlx.spec import check_provider_flag
-
-        check_provider_flag(provider)
-    wanted = [_parse_state(s) for s in states]
-    # A job not ended when last seen may be in a wanted state by now: list it too, refresh.
-    candidates = wanted and [*wanted, *(s for s in JobState if not s.terminal and s not in wanted)]
-    records = store.list(
-        provider=provider,
-        states=candidates or None,
-        since=parse_since(since),
-        limit=limit,
-        tags=tags,
-    )
-    if store.read_only:  # nothing learnt could be saved: show what the store holds
-        from mlx.console import warn
-
-        warn(f"job store {store.path} is read-only: jobs are shown as last recorded")
-    else:
-        records = lifecycle.refresh_listed(records, store)
-    if wanted:  # a refresh may have moved a job out of the asked-for states
-        records = [r for r in records if r.state in wanted]
-    if as_json:
-        print_json([record_json(r) for r in records])
-        return
-    if not records:
-        err.print("No jobs.")
-        return
-    from rich.table import Column
-
-    table = Table(
-        "id",
-        Column("provider", no_wrap=True),
-        "state",
-        "created",
-        "duration",
-        box=None,
-        header_style="bold",
-    )
-    from mlx.timefmt import length, run_time
-
-    for r in records:
-        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at))
-        table.add_row(r.id, _provider(r), _state(r.state), created, length(run_time(r)))
-    out.print(table)
-
-
 def _provider(record: JobRecord) -> str:
     """The provider as listings show it: a rehearsal says so."""
     return f"{record.provider} (rehearsal)" if record.rehearsal else record.provider
-
-
-def _parse_state(text: str) -> JobState:
-    try:
-        return JobState(text.lower())
-    except ValueError:
-        states = ", ".join(s.value for s in JobState)
-        raise MlxError(f"--status {text!r} is not a state", hint=f"Use one of: {states}.") from None
 
 
 def status(record: JobRecord, store: Store, as_json: bool) -> None:
@@ -338,11 +269,14 @@ def status(record: JobRecord, store: Store, as_json: bool) -> None:
         warn(f"job store {store.path} is read-only: the job is shown as last recorded")
     else:
         record = lifecycle.refresh(record, store)
+    from mlx.catalog.spent import cost_text, job_cost
+
+    cost = job_cost(record, store)  # the provider's billed time, or duration × price
     if record.is_tuning:
         from mlx.tuning import view
 
         if as_json:
-            print_json(view.summary(store, record))
+            print_json({**view.summary(store, record), "cost": cost})
         else:
             out.print(view.table(store, record))
             for text in _trial_failures(store, record):
@@ -350,9 +284,11 @@ def status(record: JobRecord, store: Store, as_json: bool) -> None:
             line = view.best_line(store, record)
             if line:
                 out.print(escape(line))
+            if cost is not None:
+                out.print(f"Cost: {escape(cost_text(cost))}")
         return
     if as_json:
-        print_json(record_json(record))
+        print_json({**record_json(record), "cost": cost})
         return
     from mlx.timefmt import length, moment, run_time
 
@@ -367,6 +303,8 @@ def status(record: JobRecord, store: Store, as_json: bool) -> None:
     if record.ended_at is not None:
         rows.append(("ended", moment(record.ended_at)))
     rows.append(("duration", length(run_time(record))))
+    if cost is not None:
+        rows.append(("cost", escape(cost_text(cost))))
     if record.message:
         rows.append(("message", escape(record.message)))
     if record.exit_code is not None:

@@ -56,3 +56,14 @@ def parse_tags(items: list[str]) -> dict[str, str]:
             raise UsageError(f"--tag {item!r}: expected KEY=VALUE", hint="e.g. --tag team=vision")
         tags[key] = value
     return tags
+
+
+def check_provider_flag(provider: str) -> None:
+    """``--provider`` names a registered provider; else a usage error (exit 2)."""
+    from mlx import providers
+    from mlx.errors import UsageError
+
+    try:
+        providers.get(provider)
+    except MlxError as e:
+        raise UsageError(f"--provider: {e.message}", hint=e.hint) from None

@@ -17,6 +17,9 @@ def _without_flag_types(params: list[Any]) -> list[Any]:
     for param in params:
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
+        if getattr(param, "param_type_name", "") == "argument" and param.nargs != 1:
+            # An argument taken many times (`JOB...`): Typer 0.2x shows `<list[str]>`.
+            param.display_type_rich = lambda ctx: None
     return params
 
 

@@ -18,6 +18,8 @@ from typing import Any, Callable, Optional
 
 from mlx import providers
 from mlx.backends.base import Backend
+from mlx.catalog.budget import check_max_cost
+from mlx.catalog.spent import launch_price
 from mlx.errors import BackendError, Interrupted, MlxError
 from mlx.ids import new_job_id
 from mlx.model import JobKind, JobRecord, JobState, JobStatus, LogLine, LogQuery
@@ -40,23 +42,31 @@ def backend_for(record: JobRecord) -> Backend:
         from mlx.runner.backend import rehearsal_backend
 
         return rehearsal_backend(record.provider)
+    if record.engine:
+        from mlx.tuning.engine_backend import engine_backend
+
+        return engine_backend(record.provider)
     return providers.backend_for(record.provider)
 
 
 def translate(spec: JobSpec, job_id: Optional[str] = None, tuning: bool = False) -> dict[str, Any]:
     """``{"provider", "kind", "request"}``: what ``train``/``tune`` would send; no call made."""
     check_for_provider(spec, spec.provider)
+    check_max_cost(spec, tuning=tuning)
     warn_plain_credentials(spec)
     backend = providers.backend_for(spec.provider)
     job_id = job_id or new_job_id(spec.name)
-    if tuning:
-        request = backend.render_tuning(require_tune(spec), job_id)
-    else:
+    if not tuning:
         request = backend.render(spec, job_id)
+        return {"provider": spec.provider, "kind": JobKind.TRAINING.value, "request": request}
+    from mlx.tuning.engine import choose_engine
+
+    backend, _ = tuning_engine(require_tune(spec), backend)  # says why, as `tune` does
     return {
         "provider": spec.provider,
-        "kind": (JobKind.TUNING if tuning else JobKind.TRAINING).value,
-        "request": request,
+        "kind": JobKind.TUNING.value,
+        "engine": choose_engine(spec).engine,
+        "request": backend.render_tuning(spec, job_id),
     }
 
 
@@ -78,15 +88,23 @@ def require_tune(spec: JobSpec) -> JobSpec:
 
 
 def launch(
-    spec: JobSpec, store: Store, *, kind: JobKind = JobKind.TRAINING, rehearse: bool = False
+    spec: JobSpec,
+    store: Store,
+    *,
+    kind: JobKind = JobKind.TRAINING,
+    rehearse: bool = False,
+    before_submit: Optional[Callable[[], None]] = None,
 ) -> JobRecord:
     """Record the job, then submit it; the store never loses a job the provider accepted.
 
     The row is written first (state ``pending``): if mlx dies before the provider answers,
     the job is still listed, and ``status`` resolves what became of it. ``rehearse``: run
     the exact cloud request on this machine with the platform's rules (``mlx.runner``).
+    ``before_submit`` is called once the spec passed every check, before anything is sent
+    (the command layer says what the job can cost then).
     """
     check_for_provider(spec, spec.provider)
+    check_max_cost(spec, tuning=kind == JobKind.TUNING)
     warn_plain_credentials(spec)
     if kind == JobKind.TUNING:
         require_tune(spec)
@@ -94,7 +112,11 @@ def launch(
     backend: Backend = providers.backend_for(spec.provider)
     if rehearse:
         backend, location = rehearsing(spec)
+    elif kind == JobKind.TUNING:
+        backend, location = tuning_engine(spec, backend)
     backend.preflight(spec, kind)
+    if before_submit is not None:
+        before_submit()
     now = time.time()
     record = JobRecord(
         id=new_job_id(spec.name),
@@ -110,6 +132,7 @@ def launch(
             "base_dir": str(spec.base_dir),
             "source": spec.source,
             "submitter": {"pid": os.getpid(), "host": socket.gethostname()},
+            **({"price": price} if (price := launch_price(spec)) else {}),  # for its cost
         },
     )
     store.insert(record)
@@ -143,11 +166,31 @@ def rehearsing(spec: JobSpec) -> tuple[Backend, dict[str, Any]]:
     return rehearsal_backend(spec.provider), {"rehearsal": "pending"}
 
 
+def tuning_engine(spec: JobSpec, backend: Backend) -> tuple[Backend, dict[str, Any]]:
+    """The backend that runs ``spec``'s search on a cloud: the provider's own tuner, or
+    mlx's engine (``tune.engine: mlx``: ``mlx.tuning.engine_backend``), and the mark its
+    job carries. Says why when the engine was not the spec's own word."""
+    if providers.runs_here(spec.provider):
+        return backend, {}
+    from mlx.tuning.engine import choose_engine
+
+    choice = choose_engine(spec)
+    if choice.reason:
+        from mlx.console import info
+
+        info(f"Note: {choice.reason}")
+    if choice.engine != "mlx":
+        return backend, {}
+    from mlx.tuning.engine_backend import engine_backend
+
+    return engine_backend(spec.provider), {"engine": "mlx"}
+
+
 def resume_tuning(record: JobRecord, store: Store) -> JobRecord:
     """Continue a tuning job whose driver stopped; finished trials are kept."""
     if not record.is_tuning:
         raise MlxError(f"{record.id} is not a tuning job", hint="--resume takes a `mlx tune` id.")
-    if not providers.get(record.provider).can(Capability.RESUME_TUNING):
+    if not record.engine and not providers.get(record.provider).can(Capability.RESUME_TUNING):
         return record  # the provider runs the search; there is nothing to restart
     backend = backend_for(record)
     record = refresh(record, store)
@@ -178,6 +221,10 @@ def refresh(record: JobRecord, store: Store, status: Optional[JobStatus] = None)
     if status.metrics and status.metrics != record.metrics:
         changes["metrics"] = status.metrics
     changes.update(provider_times(record, status.started_at, status.ended_at, status.state))
+    billed = status.billable_seconds  # the provider's billed time, for the job's cost
+    if billed is not None and record.info.get("billable_seconds") != billed:
+        info = changes.get("info", record.info)
+        changes["info"] = {**info, "billable_seconds": billed}
     if changes:
         # Only while the job has not ended: another process (a supervisor, a `cancel`, the
         # mlx that waits) may have recorded its end since this one read it.
@@ -363,7 +410,7 @@ def pull(
     batch = backend.pull_many(record, include, exclude, dest, show_progress)
     if batch is not None:
         return batch
-    chosen = transfer.select(backend.list_artifacts(record), include, exclude)
+    chosen = transfer.select(transfer.listing(backend, record, include), include, exclude)
     if not chosen:
         raise transfer.nothing_matches(record.id, include, exclude)
 
@@ -397,4 +444,5 @@ def list_artifacts(record: JobRecord, include: list[str], exclude: list[str]) ->
     from mlx import transfer
 
     require_submitted(record)
-    return transfer.select(backend_for(record).list_artifacts(record), include, exclude)
+    listed = transfer.listing(backend_for(record), record, include)
+    return transfer.select(listed, include, exclude)

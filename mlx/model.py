@@ -50,6 +50,9 @@ class JobStatus:
     # message): SageMaker's SecondaryStatusTransitions. Empty where the provider keeps no
     # history; the start-up view then shows the states it sees change.
     transitions: tuple[tuple[float, str, str], ...] = ()
+    # Seconds the provider bills per node, where it reports them (SageMaker's
+    # BillableTimeInSeconds, spot savings included); the job's cost uses them.
+    billable_seconds: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,14 @@ class JobRecord:
         provider's platform rules (``--rehearse``); None for a job that really ran there.
         In ``location``, so a tuning job's trials carry it too."""
         value = self.location.get("rehearsal")
+        return str(value) if value else None
+
+    @property
+    def engine(self) -> Optional[str]:
+        """``mlx`` for a cloud tuning job whose search mlx runs on this machine, each trial
+        a training job on the provider (``tune.engine: mlx``: ``mlx.tuning.engine_backend``),
+        and for those trials; None otherwise. In ``location``, like ``rehearsal``."""
+        value = self.location.get("engine")
         return str(value) if value else None
 
     @property

@@ -3,6 +3,7 @@ shown (node prefix, optional time)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, Optional
 
 from mlx.model import JobRecord, LogLine
@@ -32,8 +33,8 @@ def record_json(record: JobRecord) -> dict[str, Any]:
 def _iso(value: Optional[float]) -> Optional[str]:
     if value is None:
         return None
-    from datetime import datetime, timezone
-
+    # datetime is imported with the module: an import statement here, run twice per job,
+    # was a third of a 100,000-job `jobs --json`.
     return datetime.fromtimestamp(value, timezone.utc).isoformat(timespec="seconds")
 
 

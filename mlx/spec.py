@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from mlx.errors import SpecError
+from mlx.flags import check_provider_flag  # `--provider`; spec-free, for `mlx jobs`
 from mlx.runtime.argv import render_args
 from mlx.runtime.compat_sagemaker import MODE as COMPAT_SAGEMAKER
 from mlx.spec_argv import check_argv_fields
@@ -78,6 +79,9 @@ class Resources(StrictModel):
     spot: bool = False
     max_runtime: Optional[Union[int, str]] = Field(None, description="e.g. 90m, 4h, 3600")
     disk: Optional[Union[str, float]] = Field(None, description="volume size per node, e.g. 100GB")
+    max_cost: Optional[float] = Field(
+        None, gt=0, description="dollars: refuse a job whose worst case costs more (`mlx price`)"
+    )
 
     @field_validator("instance_type")
     @classmethod
@@ -693,17 +697,6 @@ def check_config_keys(config: dict[str, Any]) -> None:
     from mlx.config_file import check_config
 
     check_config(config)
-
-
-def check_provider_flag(provider: str) -> None:
-    """``--provider`` names a registered provider; else a usage error (exit 2)."""
-    from mlx import providers
-    from mlx.errors import MlxError, UsageError
-
-    try:
-        providers.get(provider)
-    except MlxError as e:
-        raise UsageError(f"--provider: {e.message}", hint=e.hint) from None
 
 
 def check_for_provider(spec: JobSpec, provider: str) -> None:

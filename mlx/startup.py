@@ -30,14 +30,12 @@ from mlx.timefmt import moment
 
 
 def announce(spec: JobSpec, record: JobRecord) -> None:
-    """The lines under ``Started``: the instance and its price, and the console page."""
+    """The line under ``Started``: the console page (the instance and its price were said
+    before the submit: ``mlx.catalog.cost.print_estimate``)."""
     from mlx.providers import get
 
     if record.rehearsal or get(spec.provider).machines is None:
         return  # it runs here: no instance, no bill, no console
-    from mlx.catalog.pricing import choice_summary, estimate
-
-    err.print(f"Instance: {escape(choice_summary(estimate(spec.provider, spec.resources)))}")
     url = lifecycle.backend_for(record).console_url(record)
     if url:
         err.print(f"Console: {escape(url)}")

@@ -57,6 +57,27 @@ _JSON_COLUMNS = ("location", "spec", "info", "metrics")
 _RETRY_FOR = 120.0  # seconds of "database is locked" before giving up
 
 
+# What ``list(summary=True)`` reads: of the JSON columns, only what listings show
+# (``mlx.output.record_json``, ``timefmt.run_time``): the spec's ``tags``, the location's
+# ``rehearsal``, the info's ``started_at``, cut out by SQLite's JSON functions (in C) so a
+# listing decodes no spec and no small JSON either; ``*_ok`` says the column is a JSON
+# object (``{``: mlx writes no leading blank). A spec that is not passes whole, and the
+# raw location and info come last, for ``record_from_row`` to report what is wrong.
+SUMMARY_COLUMNS = (
+    "id, provider, kind, parent_id, name, native_id, state, message, exit_code, "
+    "artifacts_uri, metrics, created_at, updated_at, ended_at, "
+    "CASE WHEN json_valid(spec) AND substr(spec, 1, 1) = '{' "
+    "THEN json_object('tags', json_extract(spec, '$.tags')) ELSE spec END AS spec, "
+    + ", ".join(
+        f"json_valid({c}) AND substr({c}, 1, 1) = '{{' AS {c}_ok, "
+        f"CASE WHEN json_valid({c}) THEN json_extract({c}, '$.{key}') END AS {c}_{key}"
+        for c, key in (("location", "rehearsal"), ("info", "started_at"))
+    )
+    + ", location, info"
+)
+_NO_TAGS = '{"tags":null}'
+
+
 _FIELDS = {f.name: f for f in dataclasses.fields(JobRecord)}
 _REQUIRED = {n for n, f in _FIELDS.items() if f.default is f.default_factory is dataclasses.MISSING}
 _NUMBERS = {"created_at": False, "updated_at": False, "ended_at": True}  # name -> may be null
@@ -100,8 +121,49 @@ def record_from_row(row: sqlite3.Row) -> JobRecord:
     return JobRecord(**values)
 
 
+_STATE_OF = {state.value: state for state in JobState}
+_KIND_OF = {kind.value: kind for kind in JobKind}
+_TIME = (int, float)
+
+
+def summary_from_row(row: sqlite3.Row) -> JobRecord:
+    """``record_from_row`` for a row of ``SUMMARY_COLUMNS``, several times quicker (a
+    listing of 100,000 jobs): the same checks, written out for that one column order; a row
+    that fails any goes through ``record_from_row``, which names what is wrong."""
+    (job_id, provider, kind, parent, name, native, state, message, exit_code, artifacts,
+     metrics, created, updated, ended, spec, location_ok, rehearsal, info_ok, started,
+     *_) = row  # fmt: skip
+    clean = (
+        type(job_id) is str
+        and type(provider) is str
+        and type(name) is str
+        and type(created) in _TIME
+        and type(updated) in _TIME
+        and (ended is None or type(ended) in _TIME)
+        and (exit_code is None or type(exit_code) is int)
+        and state in _STATE_OF
+        and kind in _KIND_OF
+        and location_ok
+        and info_ok
+    )
+    try:
+        values = _json_object("metrics", metrics)
+        shown = {} if spec == _NO_TAGS else _json_object("spec", spec)
+    except DamagedRow:
+        clean = False
+    if not clean or not all(type(v) in _TIME for v in values.values()):
+        return record_from_row(row)
+    return JobRecord(
+        id=job_id, provider=provider, name=name, state=_STATE_OF[state], kind=_KIND_OF[kind],
+        parent_id=parent, native_id=native, message=message, exit_code=exit_code,
+        artifacts_uri=artifacts, created_at=created, updated_at=updated, ended_at=ended,
+        location={} if rehearsal is None else {"rehearsal": rehearsal}, spec=shown,
+        info={} if started is None else {"started_at": started}, metrics=values,
+    )  # fmt: skip
+
+
 def _json_object(column: str, text: Any) -> dict[str, Any]:
-    if not text:
+    if not text or text == "{}":
         return {}
     try:
         value = json.loads(text)
@@ -239,12 +301,15 @@ class Store:
             problem = f"has a damaged row for job {_row_id(row)}: {e}"
             raise storefile.damaged(self.path, problem) from None
 
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[JobRecord]:
-        """The records of the matching rows; damaged rows are skipped (``damaged_rows``)."""
+    def _query(
+        self, sql: str, params: tuple[Any, ...] = (), read: Any = record_from_row
+    ) -> list[JobRecord]:
+        """The records of the matching rows (each made by ``read``); damaged rows are
+        skipped (``damaged_rows``)."""
         records, self.damaged_rows = [], []
         for row in self._rows(sql, params):
             try:
-                records.append(record_from_row(row))
+                records.append(read(row))
             except DamagedRow:
                 self.damaged_rows.append(_row_id(row))
         return records
@@ -364,10 +429,14 @@ class Store:
         parent_id: Optional[str] = None,
         limit: Optional[int] = None,
         tags: Optional[dict[str, str]] = None,
+        summary: bool = False,
     ) -> list[JobRecord]:
         """Jobs, newest first, filtered in SQL (indexed on provider, state and time; ``tags``,
         the spec's ``tags:`` holding every given key with its value, with SQLite's JSON
         functions while the time index is walked).
+
+        With ``summary`` each record's spec holds only its ``tags`` (``SUMMARY_COLUMNS``):
+        such a record is for showing; read the job whole to change it.
 
         Damaged rows are skipped, with one warning naming them (``mlx doctor`` checks them).
         """
@@ -391,11 +460,13 @@ class Store:
         for key, value in (tags or {}).items():
             where.append("json_extract(spec, ?) = ?")  # a quoted key: dots are no path
             params.extend(('$.tags."' + key + '"', value))
-        sql = "SELECT * FROM jobs WHERE " + " AND ".join(where) + " ORDER BY created_at DESC"
+        columns = SUMMARY_COLUMNS if summary else "*"
+        sql = f"SELECT {columns} FROM jobs WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC"
         if limit:
             sql += " LIMIT ?"
             params.append(min(int(limit), _MAX_LIMIT))
-        records = self._query(sql, tuple(params))
+        records = self._query(sql, tuple(params), summary_from_row if summary else record_from_row)
         if self.damaged_rows:
             from mlx.console import warn
 

@@ -94,7 +94,10 @@ def pause_for_tests(point: str) -> None:
 
 
 def runs_here(record: JobRecord) -> bool:
-    """Whether the job runs on this machine: a local job, or a rehearsal of a cloud's."""
+    """Whether the job runs on this machine: a local job, a rehearsal of a cloud's, or the
+    search of a cloud tuning job that mlx's engine drives from here (not its trials)."""
+    if record.engine is not None and not record.is_trial:
+        return True
     return providers.runs_here(record.provider) or record.rehearsal is not None
 
 

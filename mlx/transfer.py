@@ -17,8 +17,6 @@ from mlx.errors import BackendError, Interrupted, MlxError
 from mlx.model import Artifact
 from mlx.processes import alive
 
-MAX_PARALLEL = 8
-
 
 def matches(path: str, pattern: str) -> bool:
     """``pattern`` (a glob) matches ``path`` or a directory above it (``model`` matches
@@ -40,6 +38,50 @@ def select(artifacts: list[Artifact], include: list[str], exclude: list[str]) ->
     A glob also matches a directory prefix: ``model`` selects everything under ``model/``.
     """
     return [a for a in artifacts if wanted(a.path, include, exclude)]
+
+
+GLOB_CHARACTERS = frozenset("*?[")
+
+
+def literal(include: list[str]) -> Optional[list[str]]:
+    """The paths of ``include`` when none of them is a glob (None otherwise, or when there
+    is none): what a listing can be narrowed to."""
+    if not include or any(GLOB_CHARACTERS & set(p) for p in include):
+        return None
+    return [p.strip("/") for p in include]
+
+
+def narrowest(prefixes: list[str]) -> list[str]:
+    """``prefixes`` without those another one of them already covers (``a/b`` under ``a``)."""
+    kept: list[str] = []
+    for prefix in sorted(set(prefixes)):
+        if not any(prefix.startswith(k) for k in kept):
+            kept.append(prefix)
+    return kept
+
+
+def narrowed(prefix: str, shown: str, paths: Optional[list[str]]) -> list[str]:
+    """The key prefixes to list, of a place whose keys under ``prefix`` are shown as
+    ``shown + <rest>``, for the literal ``paths`` (None: the whole place). A path above
+    the place lists all of it; a path elsewhere, nothing."""
+    if paths is None:
+        return [prefix]
+    found = []
+    for path in paths:
+        if path.startswith(shown):
+            found.append(prefix + path[len(shown) :])
+        elif not path or shown.startswith(path + "/"):
+            found.append(prefix)
+    return narrowest(found)
+
+
+def listing(backend: Any, record: Any, include: list[str]) -> list[Artifact]:
+    """The job's artifacts for ``include``: only at its paths when all are literal (a
+    listing of the job's whole prefix can be thousands of pages), else all of them."""
+    paths = literal(include)
+    if paths is None:
+        return list(backend.list_artifacts(record))
+    return list(backend.list_artifacts_at(record, paths))
 
 
 def safe_target(dest: Path, relative: str) -> Path:
@@ -210,7 +252,9 @@ def pull(
     ``Interrupted`` says so. A file that cannot be written stops the pull the same way.
     """
     from mlx import progress
+    from mlx.cloud import parts
 
+    parts.concurrency(), parts.part_size()  # a bad setting is said before anything is written
     check_dest(dest)
     targets = [(a, safe_target(dest, a.path)) for a in artifacts]  # check all before writing
     check_layout([t for _, t in targets])
@@ -275,7 +319,11 @@ class _Batch:
         results: queue.Queue[tuple[Optional[str], Optional[BaseException]]] = queue.Queue()
         for item in todo:
             jobs.put(item)
-        for _ in range(min(MAX_PARALLEL, len(todo))):
+        from mlx.cloud.parts import concurrency
+
+        # As many files at once as there are connections (``mlx.cloud.parts``): each file's
+        # GETs hold one, so a small file's check and rename overlap others' reads.
+        for _ in range(min(concurrency(), len(todo))):
             jobs.put(None)
             threading.Thread(target=self._work, args=(jobs, results), daemon=True).start()
         done: list[str] = []

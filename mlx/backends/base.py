@@ -30,6 +30,7 @@ from mlx.model import (
 )
 
 if TYPE_CHECKING:
+    from mlx.cloud.objects import ObjectStore
     from mlx.cloud.pacing import Pacing
     from mlx.providers import Provider
     from mlx.remote import RemoteJob
@@ -77,6 +78,12 @@ class Backend(abc.ABC):
     def list_artifacts(self, record: JobRecord) -> list[Artifact]:
         """Every file under the job's artifact prefix (also while the job runs)."""
 
+    def list_artifacts_at(self, record: JobRecord, paths: list[str]) -> list[Artifact]:
+        """The files at or under ``paths`` (literal artifact paths, no glob characters): a
+        backend lists only where they are; the default lists everything (the caller
+        selects). Files beside them (``model/a.pt`` for ``model/a``) may come too."""
+        return self.list_artifacts(record)
+
     @abc.abstractmethod
     def download(
         self, record: JobRecord, artifact: Artifact, target: Path, progress: Progress
@@ -101,6 +108,12 @@ class Backend(abc.ABC):
     def submit_tuning(self, spec: JobSpec, job_id: str) -> Submission:
         """Start a tuning job whose trials are recorded as child jobs of ``job_id``."""
         raise BackendError(f"tuning is not supported on {self.name} yet")
+
+    def native_tuner_gap(self, spec: JobSpec) -> Optional[str]:
+        """Why the provider's own tuner may not run ``spec``'s trials (one line: what about
+        the spec, and what the tuner needs), or None when it runs them (the default). Then
+        ``mlx.tuning.engine`` picks mlx's search unless the spec says ``tune.engine``."""
+        return None
 
     def resume_tuning(self, record: JobRecord) -> None:
         """Restart the search driver of tuning job ``record`` (``Capability.RESUME_TUNING``)."""
@@ -197,3 +210,19 @@ class Backend(abc.ABC):
         server-side list where the provider has one (``mlx jobs``). Jobs left out keep
         their stored state; the default leaves out all (a listing then makes no call)."""
         return {}
+
+    # -- TensorBoard (``mlx tensorboard``, ``mlx.tensorboard``) -------------------------
+
+    def tensorboard_places(self, record: JobRecord) -> list[tuple[ObjectStore, str]]:
+        """Where job (or trial) ``record`` writes TensorBoard event files: ``(store, key
+        prefix)`` pairs, listed and read in ranges while the job runs. The default: none
+        known (``mlx tensorboard`` then needs ``--prefix``)."""
+        return []
+
+    def store_at(self, record: JobRecord, uri: str) -> tuple[ObjectStore, str]:
+        """The store that holds ``uri`` (``mlx tensorboard --prefix``), reached with
+        ``record``'s settings, and ``uri``'s key there."""
+        raise BackendError(
+            f"{self.name} cannot read {uri}",
+            hint="`--prefix` takes a location in the job's own cloud storage.",
+        )

@@ -14,6 +14,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
+from mlx.catalog.cost import money as _money
+from mlx.catalog.cost import worst_case_of
 from mlx.catalog.resolver import Resolution, resolve
 from mlx.catalog.tables import catalog_providers, load_catalog
 from mlx.errors import SpecError
@@ -38,10 +40,11 @@ class PriceRow:
         spot_price_per_hour: estimated spot price per node-hour, or None when unknown.
         nodes: nodes the job runs on.
         spot: whether the spec asks for spot capacity.
-        max_runtime_hours: ``resources.max_runtime`` in hours, or None.
+        max_runtime_hours: how long the job can run, in hours: ``resources.max_runtime``,
+            else the provider's own limit on mlx's request; None: no limit.
         hourly_cost: the rate (spot when asked for and known) times nodes, or None.
-        max_cost: ``hourly_cost`` times ``max_runtime_hours``: the most the job can cost;
-            None without a max_runtime or a price.
+        max_cost: ``hourly_cost`` times ``max_runtime_hours``: the most the job can cost
+            (``mlx.catalog.cost``); None without a runtime limit or a price.
         cost_basis: ``spot`` or ``on-demand``: which rate ``hourly_cost`` uses.
         currency: currency of every price.
         region: the reference region the catalog's prices are for.
@@ -50,6 +53,9 @@ class PriceRow:
         warnings: over-provisioning, unknown types, spot caveats.
         error: why the provider cannot run the request; the other fields are None then.
         hint: how to fix ``error``.
+        max_runtime_source: ``max_runtime``, ``provider default`` or ``no limit``.
+        trials: ``tune.max_trials`` when the spec tunes, else None.
+        tuning_max_cost: ``max_cost`` times ``trials``: the most the tuning job can cost.
     """
 
     provider: str
@@ -74,14 +80,18 @@ class PriceRow:
     warnings: tuple[str, ...] = ()
     error: Optional[str] = None
     hint: Optional[str] = None
+    max_runtime_source: Optional[str] = None
+    trials: Optional[int] = None
+    tuning_max_cost: Optional[float] = None
 
 
-def estimate(provider: str, resources: Any) -> PriceRow:
+def estimate(provider: str, resources: Any, trials: Optional[int] = None) -> PriceRow:
     """Price ``resources`` on one cloud.
 
     Args:
         provider: ``sagemaker``, ``vertex`` or ``azure``.
         resources: the spec's resources (see the module docstring for the attributes).
+        trials: a tuning job's ``tune.max_trials``, to price the whole search too.
 
     Returns:
         The row; an error row (``error`` set, prices None) when the provider cannot
@@ -107,10 +117,11 @@ def estimate(provider: str, resources: Any) -> PriceRow:
             override=overrides.get(provider),
         )
     except SpecError as exc:
-        return _error_row(provider, exc, nodes=nodes, spot=spot, hours=hours, meta=meta)
+        row = _error_row(provider, exc, nodes=nodes, spot=spot, hours=hours, meta=meta)
+        return with_worst_case(row, resources, trials)
     rate, basis, spot_warnings = _rate(chosen, spot)
     hourly = None if rate is None else round(rate * nodes, 4)
-    return PriceRow(
+    row = PriceRow(
         provider=provider,
         instance_type=chosen.instance_type,
         accelerator=chosen.accelerator,
@@ -124,16 +135,31 @@ def estimate(provider: str, resources: Any) -> PriceRow:
         spot=spot,
         max_runtime_hours=hours,
         hourly_cost=hourly,
-        max_cost=None if hourly is None or hours is None else round(hourly * hours, 2),
+        max_cost=None,
         cost_basis=basis if rate is not None else None,
         warnings=chosen.warnings + tuple(spot_warnings),
         **meta,
     )
+    return with_worst_case(row, resources, trials)
 
 
-def estimate_all(resources: Any) -> list[PriceRow]:
+def with_worst_case(row: PriceRow, resources: Any, trials: Optional[int]) -> PriceRow:
+    """``row`` with the worst case of one job and of ``trials`` of them filled in."""
+    case = worst_case_of(row, resources, trials)
+    seconds = case.bound.seconds
+    return dataclasses.replace(
+        row,
+        max_runtime_hours=None if seconds is None else seconds / 3600,
+        max_runtime_source=case.bound.source,
+        max_cost=case.per_job,
+        trials=trials,
+        tuning_max_cost=case.total if trials else None,
+    )
+
+
+def estimate_all(resources: Any, trials: Optional[int] = None) -> list[PriceRow]:
     """Price ``resources`` on every provider with a catalog, in registry order."""
-    return [estimate(provider, resources) for provider in catalog_providers()]
+    return [estimate(provider, resources, trials) for provider in catalog_providers()]
 
 
 def to_json(rows: list[PriceRow]) -> list[dict[str, Any]]:
@@ -145,7 +171,8 @@ def choice_summary(row: PriceRow) -> str:
     """One line for ``translate`` and ``--dry-run``: the chosen instance and its price.
 
     For example ``ml.p4d.24xlarge (8× A100): $37.69/h on-demand × 2 nodes = $75.38/h;
-    max $753.76 for 10h (us-east-1 reference prices of 2026-11-23)``.
+    max $753.76 for 10h (us-east-1 reference prices of 2026-11-23); tuning: 20 trials ≤
+    $15,075.20``. ``train`` and ``tune`` print it before they submit.
     """
     if row.error:
         return f"{row.provider}: {row.error}"
@@ -156,9 +183,20 @@ def choice_summary(row: PriceRow) -> str:
     text = f"{row.instance_type}{gpus}: {_money(rate)}/h {row.cost_basis}"
     if row.nodes > 1:
         text += f" × {row.nodes} nodes = {_money(row.hourly_cost)}/h"
-    if row.max_cost is not None:
-        text += f"; max {_money(row.max_cost)} for {_hours(row.max_runtime_hours)}"
-    return f"{text} ({row.region} reference prices of {row.price_date})"
+    text += f"; {_limit(row)} ({row.region} reference prices of {row.price_date})"
+    if row.trials and row.tuning_max_cost is not None:
+        text += f"; tuning: {row.trials} trials ≤ {_money(row.tuning_max_cost)}"
+    return text
+
+
+def _limit(row: PriceRow) -> str:
+    """``max $753.76 for 10h``; the provider's default limit says so; none: no worst case."""
+    if row.max_cost is None:
+        return "no time limit, so no maximum (set resources.max_runtime)"
+    text = f"max {_money(row.max_cost)} for {_hours(row.max_runtime_hours)}"
+    if row.max_runtime_source == "provider default":
+        text += f", {row.provider}'s default limit"
+    return text
 
 
 def render_price_table(rows: list[PriceRow]) -> Table:
@@ -172,18 +210,26 @@ def render_price_table(rows: list[PriceRow]) -> Table:
     from rich.table import Table
     from rich.text import Text
 
+    given = all(row.max_runtime_source == "max_runtime" for row in rows)
     hours = next((row.max_runtime_hours for row in rows if row.max_runtime_hours), None)
+    trials = next((row.trials for row in rows if row.trials), None)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
     table.add_column("Provider", no_wrap=True)
     table.add_column("Instance", no_wrap=True)
     table.add_column("GPUs")
     table.add_column("$/h × nodes", justify="right", no_wrap=True)
-    table.add_column(f"Max {_hours(hours)}" if hours else "Max cost", justify="right", no_wrap=True)
+    # Each provider's own limit applies without max_runtime: the notes say which.
+    table.add_column(
+        f"Max {_hours(hours)}" if given and hours else "Max", justify="right", no_wrap=True
+    )
+    if trials:
+        table.add_column(f"Max {trials} trials", justify="right", no_wrap=True)
     table.add_column("Spot", justify="right", no_wrap=True)
     for row in rows:
         provider = f"{row.provider}*" if _row_notes(row) else row.provider
+        tuning = [_money(row.tuning_max_cost)] if trials else []
         if row.error:
-            cells = [provider, "—", "—", f"— × {row.nodes}", "—", "—"]
+            cells = [provider, "—", "—", f"— × {row.nodes}", "—", *(["—"] if trials else []), "—"]
         else:
             gpus = f"{row.accelerator_count}×{row.accelerator}" if row.accelerator else "—"
             # Spot when asked for and known; a row that could not use spot has a note.
@@ -194,6 +240,7 @@ def render_price_table(rows: list[PriceRow]) -> Table:
                 gpus,
                 f"{_money(row.price_per_hour)} × {row.nodes}",
                 cap,
+                *tuning,
                 _money(row.spot_price_per_hour),
             ]
         table.add_row(*(Text(cell) for cell in cells))
@@ -207,8 +254,13 @@ def price_notes(rows: list[PriceRow]) -> list[str]:
     return lines
 
 
-def price_command(resources: Any, *, as_json: bool) -> list[PriceRow]:
+def price_command(
+    resources: Any, *, as_json: bool, trials: Optional[int] = None, spec: Any = None
+) -> list[PriceRow]:
     """Print ``mlx price``: the table and its notes to stdout, or the JSON document.
+
+    ``trials``: the spec's ``tune.max_trials``, to show the worst case of the search;
+    ``spec``: to warn where the spec's region is not the one the prices are for.
 
     Returns:
         The rows printed, so the caller can choose an exit code (for example when every
@@ -218,7 +270,9 @@ def price_command(resources: Any, *, as_json: bool) -> list[PriceRow]:
 
     from mlx.console import out, print_json
 
-    rows = estimate_all(resources)
+    rows = estimate_all(resources, trials)
+    if spec is not None:
+        rows = [_with_spec_notes(row, spec) for row in rows]
     if as_json:
         print_json(to_json(rows))
         return rows
@@ -276,8 +330,43 @@ def _error_row(
     )
 
 
+def _with_spec_notes(row: PriceRow, spec: Any) -> PriceRow:
+    """``row`` with the spec's region warning and, over ``resources.max_cost``, a note."""
+    from mlx.catalog.cost import region_warning
+
+    notes = [region_warning(row.provider, spec), _over_budget(row, spec.resources.max_cost)]
+    found = tuple(note for note in notes if note)
+    return dataclasses.replace(row, warnings=(*row.warnings, *found)) if found else row
+
+
+def _over_budget(row: PriceRow, cap: Optional[float]) -> Optional[str]:
+    """Which commands ``resources.max_cost`` stops on this provider (``budget``'s rule)."""
+    if cap is None or row.error:
+        return None
+    if row.max_cost is None:
+        return f"resources.max_cost ${cap:,.2f} cannot be checked: train and tune refuse"
+    if row.max_cost > cap:
+        return f"the worst case {_money(row.max_cost)} exceeds resources.max_cost: train refuses"
+    if row.trials and row.tuning_max_cost is not None and row.tuning_max_cost > cap:
+        return (
+            f"{row.trials} trials' worst case {_money(row.tuning_max_cost)} exceeds "
+            f"resources.max_cost ${cap:,.2f}: tune refuses"
+        )
+    return None
+
+
 def _row_notes(row: PriceRow) -> list[str]:
-    return [f"error: {row.error}", *row.warnings] if row.error else list(row.warnings)
+    if row.error:
+        return [f"error: {row.error}", *row.warnings]
+    notes = list(row.warnings)
+    if row.max_runtime_source == "provider default":
+        notes.append(
+            f"Max is for {_hours(row.max_runtime_hours)}, {row.provider}'s default limit "
+            "(resources.max_runtime is not set)"
+        )
+    elif row.max_runtime_source == "no limit":
+        notes.append("no time limit without resources.max_runtime, so no Max")
+    return notes
 
 
 def _source_line(rows: list[PriceRow]) -> str:
@@ -291,12 +380,6 @@ def _source_line(rows: list[PriceRow]) -> str:
         f"Reference on-demand prices in {currency} per node-hour as of {', '.join(dates)} "
         f"({places}){spot}. Prices vary by region and change; check the providers' pages."
     )
-
-
-def _money(value: Optional[float]) -> str:
-    if value is None:
-        return "—"
-    return f"${value:,.3f}" if value < 1 else f"${value:,.2f}"
 
 
 def _hours(hours: Optional[float]) -> str:

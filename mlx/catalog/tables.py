@@ -93,16 +93,34 @@ class Catalog:
         return tuple(dict.fromkeys(row.instance_type for row in self.rows))
 
 
-@functools.cache
 def load_catalog(provider: str) -> Catalog:
-    """Load and cache ``provider``'s catalog from the package data.
+    """``provider``'s catalog: the one ``mlx price --refresh`` wrote under ``$MLX_HOME``
+    when there is one, else the table shipped in the package. Parsed once per file version.
 
     Raises:
         KeyError: no catalog exists for ``provider``.
         ValueError: the file is malformed (a packaging bug, not a user error).
     """
-    path = catalog_path(provider)
-    return parse_catalog(provider, path.read_text(encoding="utf-8"), str(path))
+    shipped = catalog_path(provider)
+    refreshed = refreshed_path(provider)
+    try:
+        stat = refreshed.stat()
+    except OSError:
+        return _parsed(provider, str(shipped), 0)
+    return _parsed(provider, str(refreshed), stat.st_mtime_ns)
+
+
+@functools.cache
+def _parsed(provider: str, path: str, version: int) -> Catalog:
+    return parse_catalog(provider, Path(path).read_text(encoding="utf-8"), path)
+
+
+def refreshed_path(provider: str) -> Path:
+    """Where ``mlx price --refresh`` keeps ``provider``'s table: ``$MLX_HOME/catalog/``,
+    never the package (which may be read-only, and is the offline default)."""
+    from mlx.settings import mlx_home
+
+    return mlx_home() / "catalog" / f"{provider}.csv"
 
 
 def catalog_providers() -> tuple[str, ...]:

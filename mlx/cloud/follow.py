@@ -10,9 +10,10 @@ implements ``WindowSource.read``; this module owns everything around that:
 - overlapping windows: an entry can become visible after newer ones (ingestion is not
   ordered across nodes, and clocks differ), so each read starts ``log_overlap`` seconds
   before the previous read began, or at the newest entry shown if that is older; entries
-  already shown are dropped by key, and keys older than the next read's start forgotten;
-- the hold horizon (where the source wants it): entries younger than ``log_hold`` wait
-  for the next read, so a late line is shown late rather than never;
+  already shown are dropped by key, and keys older than the next read's start forgotten
+  (also during a long read, so a history of millions of lines keeps few keys). A late
+  entry is therefore shown when it becomes visible, out of time order, never lost nor
+  shown twice, as long as it is no later than the overlap: nothing is held back;
 - the end: once ``ended()`` answers true, one last read after ``log_drain`` seconds
   returns what the job wrote last, held-back and incomplete lines included.
 """
@@ -28,6 +29,7 @@ from mlx.cloud.pacing import Pacing
 from mlx.model import LogLine, LogQuery
 
 CLOCK_SKEW = 300.0  # seconds a node's clock may run ahead of this machine's
+_PRUNE_EVERY = 10_000  # entries between two prunings of the keys during one read
 
 
 class Entry(NamedTuple):
@@ -43,7 +45,6 @@ class WindowSource(ABC):
     API call, its filters (stream prefix, Cloud Logging filter, blob offsets) and turning a
     native entry into ``LogLine``\\s."""
 
-    hold: ClassVar[bool] = False  # the store may show an entry after newer ones
     slow_when_idle: ClassVar[bool] = False  # poll less often while nothing arrives
 
     @abstractmethod
@@ -94,8 +95,8 @@ def follow(
         source: the provider's reads.
         query: ``follow`` and ``tail`` are used here; the source applies its filters.
         ended: whether the job is terminal; asked once per poll.
-        pacing: ``log_poll``, ``log_max_poll``, ``log_overlap``, ``log_hold``,
-            ``log_drain`` and ``log_tail_window`` are used.
+        pacing: ``log_poll``, ``log_max_poll``, ``log_overlap``, ``log_drain`` and
+            ``log_tail_window`` are used.
         start: no entry of interest is older (``--since``, or the job's creation).
     """
     if not query.follow and query.tail is None:  # one read: nothing to remember
@@ -106,14 +107,14 @@ def follow(
     if query.tail is not None:
         yield from window.tail(source, query.tail)
     else:
-        yield from window.read(source, hold=source.hold)
+        yield from window.read(source)
     if not query.follow:
         return
     delay = pacing.log_poll
     while True:
         done = ended()  # asked before the wait: the last read comes ``log_drain`` after it
         time.sleep(pacing.log_drain if done else delay)
-        shown = yield from window.read(source, hold=source.hold and not done, final=done)
+        shown = yield from window.read(source, final=done)
         if done:
             return
         idle = not shown and source.slow_when_idle
@@ -128,17 +129,15 @@ class _Window:
         self.pacing = pacing
         self.seen: dict[Hashable, float] = {}
 
-    def read(
-        self, source: WindowSource, *, hold: bool, final: bool = False
-    ) -> Generator[LogLine, None, bool]:
-        """Lines of the entries not shown yet (and, with ``hold``, old enough); whether
-        there were any."""
+    def read(self, source: WindowSource, *, final: bool = False) -> Generator[LogLine, None, bool]:
+        """Lines of the entries not shown yet; whether there were any."""
         began = time.time()
-        horizon = began - self.pacing.log_hold if hold else None
         newest: Optional[float] = None
-        for entry in self._fresh(source.read(self.start, final=final), horizon):
+        for count, entry in enumerate(self._fresh(source.read(self.start, final=final)), 1):
             newest = entry.time if newest is None else max(newest, entry.time)
             yield from entry.lines
+            if count % _PRUNE_EVERY == 0:  # a long history: forget what cannot come back
+                self._forget(min(newest, began - self.pacing.log_overlap))
         if newest is None:
             return False
         # A line not visible yet when this read began is newer than (its start - overlap);
@@ -157,14 +156,12 @@ class _Window:
             self._advance(max(entry.time for entry in entries))
         return iter(lines[-count:] if count else [])
 
-    def _fresh(self, entries: Iterable[Entry], horizon: Optional[float]) -> Iterator[Entry]:
+    def _fresh(self, entries: Iterable[Entry]) -> Iterator[Entry]:
         for entry in entries:
             # Keyed entries older than the read's start may have been forgotten: a store
             # whose times are coarser than ours can return them again.
             if entry.key is not None and (entry.key in self.seen or entry.time < self.start):
                 continue
-            if horizon is not None and entry.time > horizon:
-                return  # oldest first: the rest are newer still; read again next poll
             if entry.key is not None:
                 self.seen[entry.key] = entry.time
             yield entry
@@ -172,7 +169,12 @@ class _Window:
     def _advance(self, start: float) -> None:
         """Move the next read's start forward; keys older than it cannot come back."""
         self.start = max(self.start, start)
-        for key in [key for key, stamp in self.seen.items() if stamp < self.start]:
+        self._forget(self.start)
+
+    def _forget(self, before: float) -> None:
+        """Drop the keys stamped before ``before``: the next read starts at or after it
+        (the newest entry shown and the read's start only grow), so they cannot return."""
+        for key in [key for key, stamp in self.seen.items() if stamp < before]:
             del self.seen[key]
 
 

@@ -29,7 +29,10 @@ class Pacing:
     log_poll: float = 2.0  # log reads while following
     log_max_poll: float = 10.0  # an idle follower slows down to this
     log_overlap: float = 30.0  # each read starts this far before the newest line shown
-    log_hold: float = 2.0  # lines younger than this wait for the next read (reorderings)
+    # Log reads rationed by a provider quota, shared by this machine's followers
+    # (``mlx.cloud.budget``): requests per ``log_quota_period`` seconds; 0 = none.
+    log_read_quota: float = 0.0
+    log_quota_period: float = 60.0
     log_drain: float = 0.0  # after the job ended, the last read waits this long
     log_tail_window: float = 60.0  # the first window `--tail` looks back over (then x4)
     retry_initial: float = 1.0  # first delay before retrying a call
@@ -47,7 +50,7 @@ FAST = {
     "log_poll": 0.02,
     "log_max_poll": 0.1,
     "log_overlap": 5.0,
-    "log_hold": 0.3,
+    "log_quota_period": 0.01,
     "log_drain": 0.1,
     "retry_initial": 0.01,
     "retry_max": 0.05,

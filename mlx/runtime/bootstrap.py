@@ -219,6 +219,8 @@ def run(
         _write_failure(config, failure)
         return 1
     argv = build_command(config, command, hps)
+    if may_exec(config, adapter):
+        return exec_command(config, argv, env)
     files = channels.FileChannels(config, env, adapter)  # the job's hypertune file, MLflow
     env.update(files.environment)
     outputs = (channels.LineOutput(sys.stdout.buffer), channels.LineOutput(sys.stderr.buffer))
@@ -251,6 +253,38 @@ def run(
     if code != 0:
         _write_failure(config, "%s exited with code %d" % (argv[0], code))
     return code
+
+
+def may_exec(config: dict[str, Any], adapter: Any) -> bool:
+    """Whether the bootstrap has nothing to do once the command runs, so it may become the
+    command (``exec``): one process less, and the output reaches the launcher without
+    passing through here. Only where the launcher allows it (``may_exec``: local's
+    supervisor, which reads a signal's exit as 128+N itself), and only without metrics to
+    collect from the output or the channel files, a failure file to write, or a platform
+    adapter or compatibility mode that acts during the run."""
+    return bool(
+        config.get("may_exec")
+        and not config.get("metrics")
+        and not config.get("failure_file")
+        and not config.get("compat")
+        and adapter is None
+    )
+
+
+def exec_command(config: dict[str, Any], argv: list[str], env: dict[str, str]) -> int:
+    """Replace this process with ``argv`` in the job's working directory; on a command
+    that cannot start, say so as ``run`` does and return 127."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        if config.get("workdir"):
+            os.chdir(config["workdir"])
+        os.execvpe(argv[0], argv, env)
+    except OSError as e:
+        reason = "cannot start %r: %s" % (argv[0], e.strerror or e)
+        warn(reason)
+        return 127
+    return 127  # not reached: execvpe returns only by raising
 
 
 def main(argv: Optional[list[str]] = None) -> int:

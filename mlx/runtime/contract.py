@@ -66,6 +66,10 @@ def job_environment(config: Mapping[str, Any], platform_env: Mapping[str, str]) 
     checkpoint_dir = config["checkpoint_dir"]
     output_dir = config["output_dir"]
     inputs = config.get("inputs") or {}
+    # Where `mlx tensorboard` finds the event files: <output>/tensorboard, unless the
+    # platform uploads another folder while the job runs (SageMaker's
+    # TensorBoardOutputConfig.LocalPath: ``tensorboard_dir``).
+    tensorboard = config.get("tensorboard_dir") or os.path.join(output_dir, "tensorboard")
 
     env = {
         "MLX_JOB_ID": str(config.get("job_id", "")),
@@ -73,6 +77,7 @@ def job_environment(config: Mapping[str, Any], platform_env: Mapping[str, str]) 
         "MLX_MODEL_DIR": model_dir,
         "MLX_CHECKPOINT_DIR": checkpoint_dir,
         "MLX_OUTPUT_DIR": output_dir,
+        "MLX_TENSORBOARD_DIR": tensorboard,
         "MLX_NUM_NODES": str(num_nodes),
         "MLX_NODE_RANK": str(rank),
     }
@@ -90,7 +95,7 @@ def job_environment(config: Mapping[str, Any], platform_env: Mapping[str, str]) 
         "SM_NUM_GPUS": str(int(config.get("num_gpus") or 0)),
         "AIP_MODEL_DIR": model_dir,
         "AIP_CHECKPOINT_DIR": checkpoint_dir,
-        "AIP_TENSORBOARD_LOG_DIR": os.path.join(output_dir, "tensorboard"),
+        "AIP_TENSORBOARD_LOG_DIR": tensorboard,
     }
     for name, path in inputs.items():
         compatible["SM_CHANNEL_" + input_env_name(name)] = path

@@ -1,41 +1,38 @@
-"""The local tuning driver: ``python -m mlx.tuning.driver JOB_DIR``.
+"""The tuning driver: ``python -m mlx.tuning.driver JOB_DIR``.
 
 Runs detached, like a training job's supervisor, so ``mlx tune`` can detach (Ctrl-C,
 ``--detach``) while the study goes on. It asks Optuna for parameters, runs each trial as a
-child job (``kind=trial``) through the same ``Supervisor`` a training job uses — in a thread,
-so a trial costs no extra interpreter start — feeds intermediate metric values to the
-pruner, and tells Optuna each result. The study is an Optuna journal file in the job dir,
-so a driver that died (``kill -9``, a reboot) is resumed by ``mlx tune --resume`` with every
-finished trial kept; trials it was running are marked interrupted and run again, never
-counted twice.
+child job (``kind=trial``), feeds intermediate metric values to the pruner, and tells Optuna
+each result. How a trial runs is its trial runner's: on local, through the same
+``Supervisor`` a training job uses, in a thread (``local_trials``); for ``tune.engine: mlx``
+on a cloud, as a training job there (``cloud_trials``). The study is an Optuna journal file
+in the job dir, so a driver that died (``kill -9``, a reboot) is resumed by ``mlx tune
+--resume`` with every finished trial kept, never counted twice; a local trial it was
+running is marked interrupted and runs again, a cloud trial is watched again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Protocol
 
 from mlx.backends.local.backend import LocalBackend
 from mlx.backends.local.run import (
-    Supervisor,
-    acquire_lock,
     cancel_requested,
     read_metrics,
     record_outcome,
     run_detached,
-    stop_orphaned_nodes,
 )
 from mlx.errors import MlxError
 from mlx.ids import trial_id
 from mlx.logfiles import MLX_LOG, FileTail, LogWriter
-from mlx.model import JobKind, JobRecord, JobState
+from mlx.model import JobRecord, JobState
 from mlx.spec import JobSpec, spec_from_record
 from mlx.store import Store
 from mlx.tuning import space
@@ -84,16 +81,29 @@ class MetricTail(FileTail):
         return values
 
 
+class TrialRun(Protocol):
+    """One trial's run, as a trial runner starts it (``local_trials``, ``cloud_trials``)."""
+
+    done: threading.Event  # set once it has ended (and its end is recorded)
+    metrics_file: Path  # where its metrics appear as they are reported
+
+    def stop(self, reason: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class TrialRunner(Protocol):
+    def record(self, job_id: str, spec: JobSpec, info: dict[str, Any]) -> JobRecord: ...
+    def start(self, spec: JobSpec, job_id: str, wake: threading.Event) -> TrialRun: ...
+    def reattach(self, job_id: str, wake: threading.Event) -> Optional[TrialRun]: ...
+
+
 @dataclass
 class RunningTrial:
-    trial: Any  # optuna.Trial
+    number: int
+    trial: Any  # optuna.Trial; None for one a dead driver started (told by its number)
     job_id: str
-    params: dict[str, Any]
-    supervisor: Supervisor
-    thread: threading.Thread
+    run: TrialRun
     tail: MetricTail
-    lock_fd: int
-    done: threading.Event
     last: Optional[float] = None
     pruned_at: Optional[int] = None
     reported: set[int] = field(default_factory=set)
@@ -117,6 +127,16 @@ class LocalTuner:
         self.cancelled = False
         self.distributions = space.distributions(self.tune)
         self.target = min(self.tune.max_trials, space.grid_size(self.tune) or self.tune.max_trials)
+        self.trials = self._trial_runner()
+
+    def _trial_runner(self) -> TrialRunner:
+        if self.parent.engine:  # a cloud's tuning job, each trial a training job there
+            from mlx.tuning.cloud_trials import CloudTrials
+
+            return CloudTrials(self.backend.home, self.store, self.parent, self.say)
+        from mlx.tuning.local_trials import LocalTrials
+
+        return LocalTrials(self.backend, self.parent)
 
     def say(self, text: str) -> None:
         self.log.write(text, time.time())
@@ -155,14 +175,19 @@ class LocalTuner:
         self.store.update(self.parent.id, info=info)
 
     def _recover(self, study: Any) -> None:
-        """Trials a dead driver left running: mark them interrupted, to be run again."""
+        """Trials a dead driver left running: watched again where they still run (cloud
+        trials), else marked interrupted, to be run again."""
         from optuna.trial import TrialState
 
         for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             job_id = trial_id(self.parent.id, frozen.number)
             if self._finished_unseen(study, frozen.number, job_id):
                 continue
-            stop_orphaned_nodes(self.backend.job_dir(job_id))
+            run = self.trials.reattach(job_id, self._wake)
+            if run is not None:
+                self._add(frozen.number, None, job_id, run)
+                self.say(f"trial {frozen.number} reattached: its job was not submitted again")
+                continue
             with contextlib.suppress(Exception):
                 self.store.update(
                     job_id,
@@ -195,94 +220,73 @@ class LocalTuner:
     # -- trials ------------------------------------------------------------------------
 
     def _start_trial(self, study: Any) -> None:
+        from mlx.tuning.trial_template import trial_spec
+
         trial = study.ask(self.distributions)
         params = dict(trial.params)
         job_id = trial_id(self.parent.id, trial.number)
-        spec = self.spec.model_copy(
-            update={"hyperparameters": {**self.spec.hyperparameters, **params}}
-        )
-        now = time.time()
+        spec = trial_spec(self.spec, params)
+        # The row first: a trial is never started that the store does not know.
         self.store.insert(
-            JobRecord(
-                id=job_id,
-                provider=self.parent.provider,
-                name=self.spec.name,
-                kind=JobKind.TRIAL,
-                parent_id=self.parent.id,
-                state=JobState.PENDING,
-                spec=spec.model_dump(mode="json"),
-                created_at=now,
-                updated_at=now,
-                native_id=job_id,
-                info={"trial": trial.number, "params": params},
-                artifacts_uri=(self.backend.job_dir(job_id) / "artifacts").as_uri(),
-            )
-        )
-        trial_dir, secrets = self.backend.prepare(spec, job_id)
-        lock_fd = acquire_lock(trial_dir)
-        assert lock_fd is not None
-        (trial_dir / "supervisor.pid").write_text(str(os.getpid()))
-        supervisor = Supervisor(trial_dir, extra_env=secrets)
-
-        done = threading.Event()
-
-        def run_trial() -> None:
-            try:
-                supervisor.run()
-            finally:
-                # The loop handles a finished trial at once, not at its next poll (the
-                # thread itself is still alive for a moment after this).
-                done.set()
-                self._wake.set()
-
-        thread = threading.Thread(target=run_trial, daemon=True)
-        self.running[trial.number] = RunningTrial(
-            trial,
-            job_id,
-            params,
-            supervisor,
-            thread,
-            MetricTail(trial_dir / "metrics.jsonl", self.tune.objective.metric),
-            lock_fd,
-            done,
+            self.trials.record(job_id, spec, {"trial": trial.number, "params": params})
         )
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
         self.say(f"trial {trial.number} started: {shown}")
-        thread.start()
+        self._add(trial.number, trial, job_id, self.trials.start(spec, job_id, self._wake))
+
+    def _add(self, number: int, trial: Any, job_id: str, run: TrialRun) -> None:
+        tail = MetricTail(run.metrics_file, self.tune.objective.metric)
+        self.running[number] = RunningTrial(number, trial, job_id, run, tail)
 
     def _watch(self, run: RunningTrial) -> None:
         """Feed new objective values to the pruner; stop the trial when it says so."""
         for step, value in run.tail.read():
             run.last = value
-            if run.pruned_at is not None or step in run.reported:
+            if run.trial is None or run.pruned_at is not None or step in run.reported:
                 continue
             run.reported.add(step)
             run.trial.report(value, step)
             if run.trial.should_prune():
                 run.pruned_at = step
-                run.supervisor.cancel(f"pruned at step {step}")
+                self._mark_pruned(run.job_id)
+                run.run.stop(f"pruned at step {step}")
+
+    def _mark_pruned(self, job_id: str) -> None:
+        """Pruned, in the store before it is stopped: a driver that dies now is followed
+        by one that tells Optuna so."""
+        info = {**self.store.get(job_id).info, "pruned": True}
+        self.store.update(job_id, info=info)
 
     def _finish_trial(self, study: Any, number: int) -> None:
         from optuna.trial import TrialState
 
         run = self.running.pop(number)
+        run.run.close()
         self._watch(run)  # the last lines
-        os.close(run.lock_fd)
         record = self.store.get(run.job_id)
-        info = {**record.info, "objective": run.last}
-        if run.pruned_at is not None:
-            tell(study, run.trial, state=TrialState.PRUNED)
+        # The last value its lines gave, else the job's own (a metric the script reported
+        # through hypertune or MLflow on a cloud, where the logs do not show it).
+        last = run.last if run.last is not None else record.metrics.get(self.tune.objective.metric)
+        info = {**record.info, "objective": last}
+        told = run.trial if run.trial is not None else number
+        if run.pruned_at is not None or record.info.get("pruned"):
+            tell(study, told, state=TrialState.PRUNED)
             info["pruned"] = True
-            outcome = f"pruned at step {run.pruned_at}"
+            at = f" at step {run.pruned_at}" if run.pruned_at is not None else ""
+            outcome = f"pruned{at}"
         elif self.cancelled:
             self._mark_interrupted(number)
-            tell(study, run.trial, state=TrialState.FAIL)
+            tell(study, told, state=TrialState.FAIL)
             outcome = "cancelled"
-        elif record.state == JobState.SUCCEEDED and run.last is not None:
-            tell(study, run.trial, run.last)
-            outcome = f"{self.tune.objective.metric}={run.last:g}"
+        elif record.info.get("interrupted"):  # it never ran (cloud_trials)
+            self._mark_interrupted(number)
+            tell(study, told, state=TrialState.FAIL)
+            outcome = f"interrupted: {record.message}; it will run again"
+        elif record.state == JobState.SUCCEEDED and last is not None:
+            tell(study, told, last)
+            outcome = f"{self.tune.objective.metric}={last:g}"
         else:
-            tell(study, run.trial, state=TrialState.FAIL)
+            tell(study, told, state=TrialState.FAIL)
             if record.state == JobState.SUCCEEDED:  # it ran to the end without the objective
                 outcome = self._without_objective(run.job_id)
             else:
@@ -359,8 +363,7 @@ class LocalTuner:
                 break
             for number, run in list(self.running.items()):
                 self._watch(run)
-                if run.done.is_set():
-                    run.thread.join()
+                if run.run.done.is_set():
                     self._finish_trial(study, number)
                     counted = self._counted(study)
                     self._wake.set()  # start the next trial now, not after a poll
@@ -396,7 +399,7 @@ class LocalTuner:
     def cancel(self) -> None:
         self.cancelled = True
         for run in list(self.running.values()):
-            run.supervisor.cancel()
+            run.run.stop("cancelled")
 
 
 def main(argv: list[str]) -> int:

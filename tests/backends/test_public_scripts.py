@@ -21,7 +21,7 @@ from mlx.runner.sandbox import SandboxRuntime
 from tests.backends.azure.conftest import IMAGE as AZURE_IMAGE
 from tests.backends.azure.conftest import SETTINGS as AZURE_SETTINGS
 from tests.backends.sagemaker.conftest import BUCKET as SM_BUCKET
-from tests.backends.sagemaker.conftest import IMAGE as SM_IMAGE
+from tests.backends.sagemaker.conftest import FRAMEWORK_IMAGE as SM_IMAGE
 from tests.backends.sagemaker.conftest import SETTINGS as SM_SETTINGS
 from tests.backends.vertex.conftest import BUCKET as VX_BUCKET
 from tests.backends.vertex.conftest import IMAGE as VX_IMAGE

@@ -137,11 +137,18 @@ def test_table_fits_80_columns_without_breaking_instance_names():
     assert any("Standard_NC24ads_A100_v4" in line for line in table)
 
 
-def test_no_max_runtime_means_no_cap():
-    row = estimate("vertex", _resources("T4:1"))
-    assert row.max_cost is None
-    assert row.hourly_cost == pytest.approx(0.621)
-    assert "Max cost" in _render([row])
+def test_no_max_runtime_prices_the_providers_own_limit():
+    # Vertex stops a CustomJob after 7 days without scheduling.timeout; Azure ML never.
+    vertex = estimate("vertex", _resources("T4:1"))
+    assert vertex.hourly_cost == pytest.approx(0.621)
+    assert (vertex.max_runtime_hours, vertex.max_runtime_source) == (168, "provider default")
+    assert vertex.max_cost == pytest.approx(0.621 * 168, abs=0.01)
+    azure = estimate("azure", _resources("T4:1"))
+    assert (azure.max_cost, azure.max_runtime_source) == (None, "no limit")
+    text = _render([vertex, azure])
+    assert "Max 168h" not in text and "Max" in text
+    assert "vertex: Max is for 168h, vertex's default limit" in text
+    assert "azure: no time limit without resources.max_runtime, so no Max" in text
 
 
 def test_spot_uses_the_spot_estimate():
@@ -209,7 +216,18 @@ def test_choice_summary_for_dry_run():
     )
     cpu = estimate("vertex", _resources(None, cpus=4, memory_gb=16))
     assert choice_summary(cpu) == (
-        "e2-standard-4: $0.154/h on-demand (us-central1 reference prices of 2026-11-23)"
+        "e2-standard-4: $0.154/h on-demand; max $25.89 for 168h, vertex's default limit "
+        "(us-central1 reference prices of 2026-11-23)"
+    )
+    azure = estimate("azure", _resources(None, cpus=4, memory_gb=16))
+    assert choice_summary(azure) == (
+        "Standard_D4s_v5: $0.192/h on-demand; no time limit, so no maximum (set "
+        "resources.max_runtime) (eastus reference prices of 2026-11-23)"
+    )
+    tuning = estimate("sagemaker", _resources("A100:1", **A100_TWO_NODES_10H), trials=20)
+    assert choice_summary(tuning).endswith(
+        "max $753.76 for 10h (us-east-1 reference prices of 2026-11-23); "
+        "tuning: 20 trials ≤ $15,075.20"
     )
 
 

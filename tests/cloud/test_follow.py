@@ -17,7 +17,6 @@ PACING = Pacing(
     log_poll=1.0,
     log_max_poll=4.0,
     log_overlap=10.0,
-    log_hold=2.0,
     log_drain=3.0,
     log_tail_window=60.0,
 )
@@ -46,8 +45,7 @@ class Clock:
 class Store(WindowSource):
     """Entries by time window, like CloudWatch or Cloud Logging; counts what it returns."""
 
-    def __init__(self, hold: bool = False, slow_when_idle: bool = False) -> None:
-        self.hold = hold  # type: ignore[misc]
+    def __init__(self, slow_when_idle: bool = False) -> None:
         self.slow_when_idle = slow_when_idle  # type: ignore[misc]
         self.entries: list[Entry] = []
         self.reads: list[tuple[float, Optional[float], bool]] = []
@@ -143,9 +141,9 @@ def test_the_window_never_starts_past_the_newest_entry_shown(clock: Clock) -> No
 
 
 def test_after_the_end_one_drain_read_gets_the_last_lines(clock: Clock) -> None:
-    store = Store(hold=True)
+    store = Store()
     store.add("old", 990.0)
-    store.add("young", 999.5)  # younger than log_hold: held back while following
+    store.add("young", 999.5)
     clock.on_sleep = [lambda: store.add("last", 1002.0)]  # written during the drain wait
     ended_calls: list[bool] = []
 
@@ -159,17 +157,44 @@ def test_after_the_end_one_drain_read_gets_the_last_lines(clock: Clock) -> None:
     assert len(ended_calls) == 1
 
 
-def test_entries_younger_than_the_hold_wait_for_a_later_read(clock: Clock) -> None:
-    store = Store(hold=True)
+def test_young_entries_are_shown_at_once_and_late_ones_when_they_arrive(clock: Clock) -> None:
+    """Nothing is held back: a young entry is shown by the read that sees it; one that
+    arrives after newer ones (stamped inside the look-back) by the next read, once."""
+    store = Store()
     store.add("a", 990.0)
     store.add("b", 999.5)
-    store.add("c", 999.6)
+    store.add("c", 999.9)
+
+    def first_poll() -> None:
+        store.add("late", 999.7)
+        store.add("d", 1000.5)
+
+    clock.on_sleep = [
+        first_poll,
+        lambda: store.add("later", 992.0),  # 9 s late: still inside the 10 s look-back
+    ]
     lines = texts(store, LogQuery(follow=True), ends_after(2))
-    assert lines == ["a", "b", "c"]
-    # Read at 1000 (horizon 998): a; at 1001 (horizon 999): b still held, and the read
-    # stopped at b without taking c; at 1002 (horizon 1000): b and c; the drain: nothing.
-    assert store.returned == 2 + 2 + 3 + 2
+    assert lines == ["a", "b", "c", "late", "d", "later"]
+    # Reads start at 900, then 990 (1000 - overlap), 991, 992: each sees the late entry
+    # stamped after its start.
+    assert [start for start, _, _ in store.reads] == [900.0, 990.0, 991.0, 992.0]
     assert clock.sleeps == [1.0, 1.0, 3.0]
+
+
+def test_a_long_history_keeps_only_the_keys_that_can_come_back(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys of entries older than the next read's start are forgotten during the read."""
+    monkeypatch.setattr(follow_module, "_PRUNE_EVERY", 10)
+    store = Store()
+    for i in range(100):
+        store.add(f"h{i}", 100.0 + i)  # long before (now - overlap)
+    window = follow_module._Window(0.0, PACING)
+    sizes = []
+    for _ in window.read(store):
+        sizes.append(len(window.seen))
+    assert len(sizes) == 100
+    assert max(sizes) <= 11  # at most one pruning interval of keys, not the history
 
 
 def test_an_idle_follower_slows_down_to_max_poll_and_back(clock: Clock) -> None:

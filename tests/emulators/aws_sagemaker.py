@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -65,6 +66,9 @@ class SageMakerJobs:
     # Describe calls that still show ``Stopping`` after a Stop* call before the job turns
     # ``Stopped`` by itself; None: it stays ``Stopping`` until the test moves it.
     stopping_describes: Optional[int] = 1
+    # Managed spot training's saving on an ended spot job's billable time (0.7: billed
+    # for 30% of its training time); on-demand jobs are billed their training time.
+    spot_savings: float = 0.0
     trials: dict[str, Trial] = field(default_factory=dict)
     stopping: dict[tuple[str, str], int] = field(default_factory=dict)
 
@@ -261,10 +265,27 @@ class SageMakerJobs:
             job.training_start_time = now
         if status in TERMINAL and job.training_end_time is None:
             job.training_end_time = now
+        if status in TERMINAL and getattr(job, "billable_time_in_seconds", None) is None:
+            self._bill(job)
         job.training_job_status, job.secondary_status = status, secondary
         job.last_modified_time = now
         if status != "Stopping":
             self.stopping.pop(("training", job.training_job_name), None)
+
+    def _bill(self, job: Any) -> None:
+        """DescribeTrainingJob's TrainingTimeInSeconds and BillableTimeInSeconds of an ended
+        job (moto sets neither). Both are per instance; "(1 - BillableTimeInSeconds /
+        TrainingTimeInSeconds) * 100" is managed spot training's saving (https://docs.aws.
+        amazon.com/sagemaker/latest/APIReference/API_DescribeTrainingJob.html), so an
+        on-demand job's billable time is its training time. A job that never reached
+        training has neither."""
+        if job.training_start_time is None or job.training_end_time is None:
+            return
+        ran = _epoch(job.training_end_time) - _epoch(job.training_start_time)
+        seconds = max(1, math.ceil(ran))
+        saving = self.spot_savings if job.enable_managed_spot_training else 0.0
+        job.training_time_in_seconds = seconds
+        job.billable_time_in_seconds = max(1, round(seconds * (1 - saving)))
 
     def _start_training_job(self, job: Any, status: str) -> None:
         """Undo moto's born-Completed job: no start/end time, no fake metrics."""

@@ -334,6 +334,9 @@ class LoggingServer:
         self._requests: list[dict[str, Any]] = []
         self._changed = threading.Condition()
         self._insert_ids = 0
+        # Cleared by a test: a ListLogEntries asking for a next page waits until it is set.
+        self.next_pages = threading.Event()
+        self.next_pages.set()
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
         self._server.add_generic_rpc_handlers((self._handlers(),))
         self.port = self._server.add_insecure_port("127.0.0.1:0")
@@ -355,6 +358,7 @@ class LoggingServer:
             self.entries.clear()
             self._requests.clear()
             self._changed.notify_all()
+        self.next_pages.set()
         self.plan.clear()
 
     def append(self, entries: Iterable[Union[LogEntry, Mapping[str, Any]]]) -> list[LogEntry]:
@@ -406,6 +410,7 @@ class LoggingServer:
             "rpc": rpc,
             "filter": request.filter,
             "resource_names": list(request.resource_names),
+            "at": time.time(),  # when it arrived, to count requests per time window
         }
         if rpc == "ListLogEntries":
             record.update(order_by=request.order_by, page_size=request.page_size)
@@ -457,6 +462,8 @@ class LoggingServer:
         # Stable sort: entries with equal timestamps keep their insertion order.
         hits.sort(key=lambda e: e.timestamp, reverse=order.endswith("desc"))
         start = _decode_token(request.page_token, context)
+        if request.page_token:
+            self.next_pages.wait(timeout=60)
         end = start + (request.page_size or _DEFAULT_PAGE)
         token = _encode_token(end) if end < len(hits) else ""
         return ListLogEntriesResponse(entries=hits[start:end], next_page_token=token)

@@ -193,7 +193,7 @@ class Azure(Cloud):
             return self.proxy.plan, f"GET {container}/mlx/{job['id']}/{path}"
         planned = {
             "submit": (self.azure.server.plan, "PUT jobs"),
-            "status": (self.azure.server.plan, "GET jobs"),
+            "status": (self.azure.server.plan, "GET runs/details"),  # run history: direct
             "logs": (self.proxy.plan, "GET /devstoreaccount1/*"),  # log blobs: listed, read
             "jobs": (self.azure.server.plan, "LIST jobs"),
             "list": (self.proxy.plan, f"GET {container}"),

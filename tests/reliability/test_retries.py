@@ -145,7 +145,7 @@ NAMED = {
     },
     "azure": {
         "submit": "creating job",
-        "status": "jobs.get",
+        "status": "run details of",  # run history (mlx.backends.azure.direct)
         "logs": "listing log files",
         "jobs": "jobs.list",
         "list": "listing mlx/",

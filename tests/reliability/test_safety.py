@@ -271,7 +271,9 @@ def check_secret_kept(mlx: Any, spec: Path, fail: Any) -> None:
     fail(f"invalid value {SECRET}")
     failed = mlx("train", spec, "--detach")
     assert failed.exit_code == 1
-    assert failed.stderr.startswith("Error: ") and "********" in failed.stderr, failed.stderr
+    # The instance line comes first (before the create); then the error, masked.
+    error = next(line for line in failed.stderr.splitlines() if line.startswith("Error: "))
+    assert "********" in error, failed.stderr
     jobs = mlx("jobs", "--json")
     assert_nowhere(home, failed.stdout, failed.stderr, jobs.stdout)
     assert "invalid value ********" in json.loads(jobs.stdout)[0]["message"]

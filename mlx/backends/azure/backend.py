@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
-from mlx.backends.azure import clients, compute, inputs, logs, runs, staging
+from mlx.backends.azure import clients, compute, direct, inputs, logs, runs, staging
 from mlx.backends.azure.in_job import METRICS_DIR, METRICS_FILE
 from mlx.backends.azure.layout import (
     ARTIFACT_STORE,
@@ -29,9 +30,10 @@ from mlx.backends.azure.states import job_status, state_of, with_run_times
 from mlx.backends.azure.sweep import runtime_space, sweep_job, trial_params
 from mlx.backends.base import Backend
 from mlx.backends.common import masked_secrets, resolve_secrets
+from mlx.cloud.budget import budget_for
 from mlx.cloud.clients import ClientCache, environment
 from mlx.cloud.follow import follow
-from mlx.cloud.objects import list_under
+from mlx.cloud.objects import ObjectStore, list_under
 from mlx.cloud.plan import send_uploads
 from mlx.model import (
     Artifact,
@@ -84,6 +86,28 @@ class AzureBackend(Backend):
     def _ml_for(self, record: JobRecord) -> Any:
         return self.ml(Workspace.from_location(record.location))
 
+    def _blobs(self, record: JobRecord, datastore: str) -> BlobStore:
+        """``datastore``'s blobs for ``record``: through the endpoints recorded at submit
+        (no azure-ai-ml: ``direct``), else through ``container``."""
+        workspace = Workspace.from_location(record.location)
+        found = direct.recorded(record, datastore)
+        if found is None:
+            return BlobStore(self.container(workspace, datastore))
+        store, pacing = found["stores"][datastore], self.pacing
+        key = ("blobs", workspace, datastore, repr(store), pacing, environment(*_ENVIRONMENT))
+
+        def make() -> Any:
+            arm = self._rest(found["arm"], found["arm_scopes"])
+            return direct.container(arm, workspace, datastore, store, pacing)
+
+        return BlobStore(self._clients.get(key, make))
+
+    def _rest(self, base_url: str, scopes: list[str]) -> Any:
+        """An azure-core pipeline client for ``base_url`` (``direct``), made once."""
+        pacing = self.pacing
+        key = ("rest", base_url, tuple(scopes), pacing, environment(*_ENVIRONMENT))
+        return self._clients.get(key, lambda: direct.pipeline(base_url, scopes, pacing))
+
     # -- render and submit -------------------------------------------------------------
 
     def render(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
@@ -133,7 +157,7 @@ class AzureBackend(Backend):
             native_id=job_id,
             artifacts_uri=artifacts_uri(settings_of(spec).datastore, job_id),
             location=location,
-            info={"studio_url": studio} if studio else {},
+            info={**({"studio_url": studio} if studio else {}), **_endpoints(ml, spec, job_id)},
         )
 
     def stage_rehearsal(
@@ -162,6 +186,7 @@ class AzureBackend(Backend):
             native_id=record.id,
             artifacts_uri=artifacts_uri(settings_of(spec).datastore, record.id),
             location={**workspace.location(), "datastore": settings_of(spec).datastore},
+            info=_endpoints(self.ml(workspace), spec, record.id),
         )
 
     def adopt(self, native_id: str) -> dict[str, Any]:
@@ -178,6 +203,9 @@ class AzureBackend(Backend):
     # -- state -------------------------------------------------------------------------
 
     def status(self, record: JobRecord) -> JobStatus:
+        found = direct.recorded(record)
+        if found is not None and not record.is_tuning:  # a sweep's trials need azure-ai-ml
+            return self._direct_status(record, found)
         ml = self._ml_for(record)
         name = record.native_id or record.id
         if record.is_trial:  # trials are child runs: run history only
@@ -197,6 +225,16 @@ class AzureBackend(Backend):
             return replace(status, metrics=self._metrics(record))
         return status
 
+    def _direct_status(self, record: JobRecord, found: dict[str, Any]) -> JobStatus:
+        """One run-history call: the state, and once ended its reason and own times."""
+        workspace = Workspace.from_location(record.location)
+        api = self._rest(found["api"], found["api_scopes"])
+        details = direct.run_details(api, workspace, record.native_id or record.id)
+        status = direct.status_of(details)
+        if status.state.terminal and record.kind == JobKind.TRAINING:
+            return replace(status, metrics=self._metrics(record))
+        return status
+
     def _metrics(self, record: JobRecord) -> dict[str, float]:
         """Each metric's last value, from the record the bootstrap kept in the job's
         ``output`` output (``in_job.METRICS_FILE``): one blob GET, once the job has ended."""
@@ -204,8 +242,7 @@ class AzureBackend(Backend):
 
         spec = _spec_of(record)
         datastore, prefix = output_location(spec, "output", record.native_id or record.id)
-        store = BlobStore(self.container(Workspace.from_location(record.location), datastore))
-        data = store.get_bytes(prefix + METRICS_FILE)
+        data = self._blobs(record, datastore).get_bytes(prefix + METRICS_FILE)
         return parse_metrics(data.decode("utf-8", "replace").splitlines()) if data else {}
 
     def console_url(self, record: JobRecord) -> Optional[str]:
@@ -268,12 +305,7 @@ class AzureBackend(Backend):
 
     def logs(self, record: JobRecord, query: LogQuery) -> Iterator[LogLine]:
         workspace = Workspace.from_location(record.location)
-        reader = logs.LogReader(
-            BlobStore(self.container(workspace, ARTIFACT_STORE)),
-            log_prefix(record.native_id or record.id),
-            processes_per_node(_spec_of(record)),
-            query,
-        )
+        store = self._blobs(record, ARTIFACT_STORE)
 
         def ended() -> bool:
             return self.status(record).state.terminal
@@ -281,7 +313,12 @@ class AzureBackend(Backend):
         # The blobs are read from their offsets, not by time: ``start`` only names the
         # oldest line wanted, which the reader checks itself.
         since = query.since if query.since is not None else 0.0
-        return follow(reader, query, ended, self.pacing, start=since)
+        # One ceiling on blob calls for this machine's followers of the workspace (logs.py).
+        with budget_for(f"azure-logs-{workspace.workspace}", self.pacing) as budget:
+            prefix = log_prefix(record.native_id or record.id)
+            per_node = processes_per_node(_spec_of(record))
+            reader = logs.LogReader(store, prefix, per_node, query, budget)
+            yield from follow(reader, query, ended, self.pacing, start=since)
 
     # -- artifacts ---------------------------------------------------------------------
 
@@ -300,23 +337,29 @@ class AzureBackend(Backend):
         datastore = record.location.get("datastore") or "workspaceblobstore"
         spec = _spec_of(record)
         native = record.native_id or ""
-        found = [(BlobStore(self.container(workspace, datastore)), artifact_prefix(native), "")]
+        found = [(self._blobs(record, datastore), artifact_prefix(native), "")]
         for kind in OUTPUT_KINDS:
             if spec.outputs.get(kind):  # type: ignore[call-overload]
                 where, prefix = output_location(spec, kind, native)
-                found.append((BlobStore(self.container(workspace, where)), prefix, f"{kind}/"))
+                found.append((self._blobs(record, where), prefix, f"{kind}/"))
         return found
 
     def list_artifacts(self, record: JobRecord) -> list[Artifact]:
+        return self.list_artifacts_at(record, None)
+
+    def list_artifacts_at(self, record: JobRecord, paths: Optional[list[str]]) -> list[Artifact]:
+        from mlx.transfer import narrowed
+
         found: dict[str, Artifact] = {}
         # mlx's own record (``in_job.METRICS_FILE``) is not an artifact; an adopted job's
         # outputs are all its own.
         own = () if record.info.get("adopted") else ("output/" + METRICS_DIR,)
         for store, prefix, shown in self._artifacts(record):
-            for artifact in list_under(store, prefix):
-                path = shown + artifact.path
-                if not path.startswith(own):
-                    found[path] = replace(artifact, path=path)
+            for listed in narrowed(prefix, shown, paths):
+                for artifact in list_under(store, listed, partial(_relative, prefix)):
+                    path = shown + artifact.path
+                    if not path.startswith(own):
+                        found[path] = replace(artifact, path=path)
         return sorted(found.values(), key=lambda a: a.path)
 
     def download(
@@ -328,10 +371,47 @@ class AzureBackend(Backend):
             (p for p in places if artifact.path.startswith(p[2])), key=lambda p: len(p[2])
         )
         key = prefix + artifact.path[len(shown) :]
-        store.download(key, target, progress, label=artifact.path)
+        store.download(key, target, progress, label=artifact.path, size=artifact.size)
 
     def local_checksum(self, path: Path, artifact: Artifact) -> Optional[str]:
         return local_md5(path)
+
+    def tensorboard_places(self, record: JobRecord) -> list[tuple[ObjectStore, str]]:
+        # MLX_OUTPUT_DIR/tensorboard: in the job's output place (a spec's `outputs.output`
+        # when it names one, as in `download`).
+        folder = "output/tensorboard/"
+        places = [p for p in self._artifacts(record) if folder.startswith(p[2])]
+        if not places:
+            return []
+        store, prefix, shown = max(places, key=lambda p: len(p[2]))
+        return [(store, prefix + folder[len(shown) :])]
+
+    def store_at(self, record: JobRecord, uri: str) -> tuple[ObjectStore, str]:
+        from mlx.tensorboard.stores import datastore_path
+
+        found = datastore_path(uri)
+        if found is None:
+            return super().store_at(record, uri)
+        return self._blobs(record, found[0]), found[1]
+
+
+def _endpoints(ml: Any, spec: JobSpec, job_id: str) -> dict[str, Any]:
+    """``info`` entry of the endpoints later calls need (``direct``): the job's datastore,
+    the log store, those of the spec's ``outputs:``. Best effort: the job exists already;
+    without the entry its later calls go through azure-ai-ml (also when an azure-ai-ml
+    release no longer has the attributes ``at_submit`` reads)."""
+    from mlx.errors import MlxError
+
+    stores = [settings_of(spec).datastore, ARTIFACT_STORE]
+    stores += [output_location(spec, kind, job_id)[0] for kind in OUTPUT_KINDS]
+    try:
+        return {direct.KEY: direct.at_submit(ml, stores)}
+    except (MlxError, AttributeError, TypeError):
+        return {}
+
+
+def _relative(prefix: str, key: str) -> str:
+    return key[len(prefix) :]
 
 
 def _details_of(ml: Any, name: str) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,6 @@ CREDENTIALS_HINT = "Run `az login` (or set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE
 @contextlib.contextmanager
 def azure_errors(call: str) -> Iterator[None]:
     """Turn the SDKs' exceptions into one-line mlx errors naming ``call``."""
-    from azure.ai.ml.exceptions import MlException
     from azure.core.exceptions import AzureError, ClientAuthenticationError
     from azure.identity import CredentialUnavailableError
 
@@ -45,8 +45,22 @@ def azure_errors(call: str) -> Iterator[None]:
         ) from e
     except AzureError as e:  # an error answer, or none at all (refused, reset, timeout)
         raise BackendError(f"Azure ML {call} failed: {_first_line(e)}") from e
-    except MlException as e:  # azure-ai-ml's own checks (a job document it cannot load)
+    except _ml_exception() as e:  # azure-ai-ml's own checks (a job document it cannot load)
         raise BackendError(f"Azure ML {call}: {_first_line(e)}") from e
+
+
+def _ml_exception() -> type[Exception]:
+    """azure-ai-ml's ``MlException`` once it is loaded (only it raises one); never loaded
+    for it: calls made without azure-ai-ml (``direct``) must not import it."""
+    if "azure.ai.ml" not in sys.modules:
+        return _NeverRaised
+    from azure.ai.ml.exceptions import MlException
+
+    return MlException
+
+
+class _NeverRaised(Exception):
+    pass
 
 
 def _first_line(error: Exception) -> str:

@@ -41,4 +41,3 @@ def input_uri(upload: Upload) -> str:
 def local_uploads(spec: JobSpec) -> list[Upload]:
     found = (input_upload(spec, name) for name in spec.inputs)
     return [upload for upload in found if upload is not None]
-

@@ -29,7 +29,15 @@ PROVIDER = Provider(
     runtime_adapter="mlx.backends.azure.in_job",
     pacing=Pacing(
         poll=5.0,  # job state (ARM GET jobs)
-        log_poll=2.0,  # log blob listings
+        # Log blob listings; each poll's calls (a listing, a ranged GET per grown rank)
+        # come from a ceiling of 3,000 a minute (mlx.cloud.budget), so polls slow down as
+        # more ranks grow: 64 ranks, a poll every 1.3 s. The account's target is 20,000
+        # requests a second ("Scalability and performance targets for standard storage
+        # accounts", https://learn.microsoft.com/azure/storage/common/scalability-targets-standard-account).
+        log_poll=0.5,
+        log_max_poll=2.0,  # an idle job's listings
+        log_read_quota=3000.0,
+        log_quota_period=60.0,
         # azure-core's exponential backoff (its own default is 0.8 s); Azure Storage's
         # first retry (azure-storage-blob waits 15 s by default) uses retry_initial too.
         retry_initial=0.8,

@@ -188,7 +188,8 @@ def limits(spec: JobSpec, tune: Tune) -> dict[str, Any]:
         if value > most:
             raise SpecError(
                 f"`tune.{field}`: an Azure ML sweep allows at most {most} (got {value})",
-                hint=f"Set tune.{field} to {most} or less for Azure ML.",
+                hint=f"Set tune.{field} to {most} or less for Azure ML, or set `tune.engine: "
+                "mlx` (each trial a command job, within your compute cluster's nodes and quotas).",
             )
     result: dict[str, Any] = {"max_total_trials": total, "max_concurrent_trials": concurrent}
     if spec.resources.max_runtime_seconds:

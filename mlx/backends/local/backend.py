@@ -29,7 +29,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import urlsplit
 
 from mlx.backends.base import Backend
@@ -62,6 +62,9 @@ from mlx.runtime.placeholders import OUTPUT_DIRS, values_of
 from mlx.settings import mlx_home
 from mlx.spec import OUTPUT_KINDS, JobSpec, uri_scheme
 from mlx.spec_argv import resolved
+
+if TYPE_CHECKING:
+    from mlx.cloud.objects import ObjectStore
 
 NEVER_STARTED_AFTER = 60.0  # a job whose supervisor never appeared by then is failed
 
@@ -118,6 +121,7 @@ class LocalBackend(Backend):
             # The script's hypertune file and MLflow store (mlx.runtime.channels): the job's.
             channels_dir=str(job_dir),
             workdir=workdir,
+            may_exec=True,  # the supervisor reads a signal's exit as 128+N (bootstrap.may_exec)
             **self._requirements(spec, job_dir),
         )
         bootstrap = bootstrap_path(self.home / "cache", write=write)
@@ -409,6 +413,11 @@ class LocalBackend(Backend):
                     "the job replaced that folder with a link.",
                 )
         return root
+
+    def tensorboard_places(self, record: JobRecord) -> list[tuple[ObjectStore, str]]:
+        from mlx.tensorboard.stores import LocalFolder
+
+        return [(LocalFolder(self._artifacts_root(record)), "output/tensorboard/")]
 
     def download(
         self, record: JobRecord, artifact: Artifact, target: Path, progress: Progress

@@ -189,7 +189,7 @@ class Supervisor:
             threads.append(thread)
         for thread in threads:
             thread.join()
-        return [child.wait() for child in self.children]
+        return [exit_code(child.wait()) for child in self.children]
 
     def _pump(self, rank: int, child: subprocess.Popen[bytes]) -> None:
         writer = LogWriter(self.job_dir / "logs" / node_log_name(rank))
@@ -197,7 +197,7 @@ class Supervisor:
         for raw in iter(child.stdout.readline, b""):
             writer.write(raw.decode("utf-8", "replace").rstrip("\r\n"), time.time())
         writer.close()
-        code = child.wait()
+        code = exit_code(child.wait())
         if code != 0 and not self.cancelled:
             with self._lock:
                 first = self.failed_node is None
@@ -241,6 +241,13 @@ class Supervisor:
         return links
 
 
+def exit_code(returncode: int) -> int:
+    """A node's exit code as the bootstrap reports one: 128+N for signal N (``Popen``
+    gives -N when the process itself died of it, as one that became the command does:
+    ``mlx.runtime.bootstrap.may_exec``)."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
 CANCEL_MARKER = "cancel-requested"
 
 
@@ -258,16 +265,18 @@ def signal_group(pid: int, signum: int) -> None:
 def stop_orphaned_nodes(job_dir: Path) -> None:
     """Stop node processes whose supervisor died (``kill -9``): each leads its own group.
 
-    A pid is signalled only while it still runs this job's bootstrap (its command line
-    names the job dir), so a recycled pid is never hit.
+    A pid is signalled only while it still runs this job: its bootstrap (the command line
+    names the job dir) or the command the bootstrap became (``bootstrap.may_exec``; its
+    environment holds the job's ``MLX_JOB_ID``), so a recycled pid is never hit.
     """
     for pid_file in job_dir.glob("node-*.pid"):
         try:
             pid = int(pid_file.read_text())
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         except (OSError, ValueError):
             continue
-        if str(job_dir).encode() in cmdline:
+        if str(job_dir).encode() in cmdline or f"MLX_JOB_ID={job_dir.name}".encode() in environ:
             signal_group(pid, signal.SIGKILL)
 
 

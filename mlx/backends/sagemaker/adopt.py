@@ -45,15 +45,28 @@ def describe_for_adoption(backend: SageMakerBackend, name: str) -> dict[str, Any
         "spec": {
             "name": name,
             "provider": "sagemaker",
-            "resources": {"nodes": job.get("ResourceConfig", {}).get("InstanceCount", 1)},
+            "resources": {
+                "nodes": job.get("ResourceConfig", {}).get("InstanceCount", 1),
+                # What it runs on, so its cost can be priced (mlx.catalog.spent).
+                **_instance_type(job),
+            },
             "sagemaker": settings.model_dump(mode="json"),
         },
         "created_at": job["CreationTime"].timestamp(),
         "ended_at": ended.timestamp() if ended and status.state.terminal else None,
         "location": {"region": aws.region},
         "artifacts_uri": job.get("OutputDataConfig", {}).get("S3OutputPath"),
-        "info": {"adopted": True},
+        "info": {
+            "adopted": True,
+            # Recorded as a refresh would: an ended job is not asked again (its cost).
+            **({"billable_seconds": status.billable_seconds} if status.billable_seconds else {}),
+        },
     }
+
+
+def _instance_type(job: dict[str, Any]) -> dict[str, Any]:
+    found = (job.get("ResourceConfig") or {}).get("InstanceType")
+    return {"instance_type": {"sagemaker": found}} if found else {}
 
 
 def model_uri(backend: SageMakerBackend, record: JobRecord) -> str:

@@ -5,6 +5,7 @@ SageMaker's keys are mapped to mlx's neutral paths (see ``layout.py``), so
 
     <job>/output/model/weights.pt   ->  model/weights.pt
     <job>/output/<rest>             ->  output/<rest>  (the output dir, uncompressed)
+    <job>/tensorboard-output/<rest> ->  output/tensorboard/<rest>  (TensorBoardOutputConfig)
     checkpoints/step-10.pt          ->  checkpoints/step-10.pt  (trial: checkpoints/<trial>/)
     _mlx/...                        ->  (mlx's staging: not listed)
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from mlx.backends.sagemaker.layout import STAGING
+from mlx.backends.sagemaker.layout import STAGING, TENSORBOARD_FOLDER
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class ArtifactRoot:
     def _rules(self) -> list[tuple[str, str]]:
         checkpoints = f"checkpoints/{self.job_name}/" if self.trial else "checkpoints/"
         return [
+            # TensorBoardOutputConfig's upload (layout.TENSORBOARD_FOLDER), shown where every
+            # provider shows the TensorBoard folder.
+            (f"{self.job_name}/{TENSORBOARD_FOLDER}/", "output/tensorboard/"),
             (f"{self.job_name}/output/model/", "model/"),
             (f"{self.job_name}/output/", "output/"),
             (checkpoints, "checkpoints/"),

@@ -34,7 +34,7 @@ from mlx.cloud.clients import ClientCache, environment
 from mlx.cloud.create import backoff, create_once
 from mlx.cloud.follow import follow
 from mlx.cloud.layout import split_uri
-from mlx.cloud.objects import list_under
+from mlx.cloud.objects import ObjectStore, list_under
 from mlx.cloud.plan import stage
 from mlx.errors import MlxError
 from mlx.model import (
@@ -92,6 +92,11 @@ class SageMakerBackend(Backend):
         plan = tuning_plan(spec, job_id, masked_secrets(spec))
         _warn(plan)
         return plan.request
+
+    def native_tuner_gap(self, spec: JobSpec) -> Optional[str]:
+        from mlx.backends.sagemaker.framework_images import native_tuner_gap
+
+        return native_tuner_gap(spec.image or "")
 
     def submit(self, spec: JobSpec, job_id: str) -> Submission:
         plan = training_plan(spec, job_id, resolve_secrets(spec))
@@ -260,18 +265,47 @@ class SageMakerBackend(Backend):
         where = self.artifact_root(record)
         return list_under(S3Store(s3, where.bucket), where.root, where.path_of)
 
+    def list_artifacts_at(self, record: JobRecord, paths: list[str]) -> list[Artifact]:
+        from mlx.transfer import narrowest
+
+        if self._archive(record):
+            return self.list_artifacts(record)
+        where = self.artifact_root(record)
+        store = S3Store(self.record_clients(record).s3, where.bucket)
+        # A path is a file or a folder, whose keys may sit elsewhere (model/ -> output/model/)
+        keys = narrowest([where.key_of(p + end) for p in paths for end in ("", "/")])
+        found = {a.path: a for key in keys for a in list_under(store, key, where.path_of)}
+        return sorted(found.values(), key=lambda a: a.path)
+
     def download(
         self, record: JobRecord, artifact: Artifact, target: Path, progress: Progress
     ) -> None:
         where = self.artifact_root(record)
         store = S3Store(self.record_clients(record).s3, where.bucket)
-        if not store.download(where.key_of(artifact.path), target, progress, artifact.checksum):
+        key = where.key_of(artifact.path)
+        if not store.download(key, target, progress, artifact.checksum, size=artifact.size):
             self._opaque_etags.add(target)  # encrypted: its ETag says nothing of the bytes
 
     def local_checksum(self, path: Path, artifact: Artifact) -> Optional[str]:
         if not artifact.checksum or path in self._opaque_etags:
             return None
         return local_etag(path, artifact.checksum)
+
+    def tensorboard_places(self, record: JobRecord) -> list[tuple[ObjectStore, str]]:
+        # A training job's TensorBoardOutputConfig upload (render.py); a tuning trial has
+        # none (its definition has no such field), nor has an adopted job mlx cannot see.
+        if record.is_trial or record.info.get("adopted"):
+            return []
+        where = self.artifact_root(record)
+        store = S3Store(self.record_clients(record).s3, where.bucket)
+        return [(store, where.key_of("output/tensorboard/"))]
+
+    def store_at(self, record: JobRecord, uri: str) -> tuple[ObjectStore, str]:
+        try:
+            bucket, key = split_uri(uri)
+        except ValueError:
+            return super().store_at(record, uri)
+        return S3Store(self.record_clients(record).s3, bucket), key
 
     @functools.cached_property
     def _opaque_etags(self) -> set[Path]:

@@ -76,11 +76,16 @@ class AwsClients:
     def client(self, service: str) -> Any:
         from botocore.config import Config
 
+        from mlx.cloud import parts
+
         config = Config(
             retries={"mode": "standard", "total_max_attempts": self.max_attempts},
             connect_timeout=10,
             read_timeout=60,
-            max_pool_connections=16,  # parallel transfers share the S3 client
+            # Parallel transfers share the S3 client: a connection for each, and some for
+            # the calls beside them (botocore's default pool is 10: Config's
+            # max_pool_connections, "If this value is not set, the default value of 10").
+            max_pool_connections=max(16, parts.concurrency() + 4),
         )
         with self._lock:  # creating clients from one session is not thread-safe
             return self.session.client(

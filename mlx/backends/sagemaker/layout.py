@@ -35,6 +35,14 @@ OUTPUT_DIR = "/opt/ml/output/data"
 FAILURE_FILE = "/opt/ml/output/failure"
 HYPERPARAMETERS_FILE = "/opt/ml/input/config/hyperparameters.json"
 RESOURCE_CONFIG = "/opt/ml/input/config/resourceconfig.json"
+# TensorBoardOutputConfig (API_TensorBoardOutputConfig: LocalPath, default
+# /opt/ml/output/tensorboard, uploaded to S3OutputPath while the job runs). The service
+# refuses a LocalPath under /opt/ml, /tmp or /usr/local/nvidia, its own default included
+# (ValidationException quoted in aws/amazon-sagemaker-examples#3620), hence a folder of
+# mlx's own. The files land under ``<S3OutputPath>/<job>/tensorboard-output/`` (the
+# SageMaker Python SDK's ``Estimator.latest_job_tensorboard_artifacts_path``).
+TENSORBOARD_DIR = "/mlx/tensorboard"
+TENSORBOARD_FOLDER = "tensorboard-output"
 
 
 def channel_dir(name: str) -> str:

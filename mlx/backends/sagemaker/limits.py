@@ -34,6 +34,18 @@ MAX_RESOURCE = 20_000  # HyperbandStrategyConfig.MaxResource: "The maximum value
 PARAMETER_RANGES = 30  # all ranges of a tuning job together
 CATEGORICAL_VALUES = 30
 SETTINGS_HINT = "Set it under `sagemaker:` in the spec or in ~/.config/mlx/config.yaml."
+# "Resource Limits for Automatic Model Tuning" (https://docs.aws.amazon.com/sagemaker/latest/
+# dg/automatic-model-tuning-limits.html): parallel training jobs per tuning job, 10 by
+# default and "can be increased to" 100; training jobs per tuning job, 750 for every
+# strategy (a grid's "either specified explicitly or inferred from the search space"), of
+# which only random search's can be increased, to 10,000. Increases are per account
+# (Service Quotas), so past the default mlx warns and SageMaker decides.
+PARALLEL_TRAINING_JOBS = (10, 100)  # default quota, most after an increase
+TRAINING_JOBS = {"random": (750, 10_000)}  # strategy -> (default, most); others (750, 750)
+TRAINING_JOBS_DEFAULT = (750, 750)
+_OTHER_ENGINE = (
+    "set `tune.engine: mlx` (each trial a training job, within your account's training quotas)"
+)
 
 
 def check_job_name(name: str, limit: int = 63, field: str = "TrainingJobName") -> str:
@@ -191,3 +203,35 @@ def check_ranges(ranges: Mapping[str, list[dict[str, object]]]) -> None:
                 f"`tune.parameters.{item['Name']}` has {len(values)} values; SageMaker allows "
                 f"at most {CATEGORICAL_VALUES} (grid: int ranges count as their values)"
             )
+
+
+def check_tuning_quotas(algorithm: str, parallel: int, trials: int, asked: str) -> list[str]:
+    """Refuse what no SageMaker tuning job runs; the warnings for what only a raised quota
+    allows. ``trials``: the training jobs it would run, as ``asked`` says the spec asks."""
+    warnings = []
+    default, most = PARALLEL_TRAINING_JOBS
+    if parallel > most:
+        raise SpecError(
+            f"`tune.parallel_trials` is {parallel}, but a SageMaker tuning job runs at most "
+            f"{most} training jobs at once: lower it, or {_OTHER_ENGINE}"
+        )
+    if parallel > default:
+        warnings.append(
+            f"`tune.parallel_trials` is {parallel}, above SageMaker's default quota of "
+            f"{default} parallel training jobs per tuning job (an account can raise it to "
+            f"{most}): unless yours was raised SageMaker refuses the job; lower it to "
+            f"{default}, or {_OTHER_ENGINE}"
+        )
+    default, most = TRAINING_JOBS.get(algorithm, TRAINING_JOBS_DEFAULT)
+    if trials > most:
+        raise SpecError(
+            f"{asked}, but a SageMaker tuning job with {algorithm} search runs at "
+            f"most {most} training jobs: lower it, or {_OTHER_ENGINE}"
+        )
+    if trials > default:
+        warnings.append(
+            f"{asked}, above SageMaker's default quota of {default} training "
+            f"jobs per tuning job (an account can raise it to {most} for {algorithm} search): "
+            f"unless yours was raised SageMaker refuses the job; lower it, or {_OTHER_ENGINE}"
+        )
+    return warnings

@@ -5,11 +5,23 @@ SageMaker writes one stream per node, ``<job>/algo-<N>-<epoch>``, to the group
 ``logStreamNamePrefix="<job>/"`` reads all of them interleaved by time, so a poll costs one
 call (plus pages) whatever the node count — not one ``GetLogEvents`` per stream.
 
-Following is ``mlx.cloud.follow``'s: CloudWatch may make an event visible after later ones
-(ingestion is not ordered across streams, and clocks differ), so each poll re-reads from a
-little before what was printed and drops events already printed by ``eventId``; events
-younger than ``Pacing.log_hold`` wait for the next poll, so a line is printed late rather
-than never; the poll interval grows while the job is quiet.
+Following is ``mlx.cloud.follow``'s, and it shows each event as soon as a poll sees it.
+Nothing is lost by not holding young events back: CloudWatch makes an event searchable
+some time after ``PutLogEvents`` accepted it, so an event can become visible after events
+stamped later by other nodes (FilterLogEvents sorts by event timestamp, then ingestion
+time, and answers what is searchable when it is asked: https://docs.aws.amazon.com/
+AmazonCloudWatchLogs/latest/APIReference/API_FilterLogEvents.html; each event carries both
+its ``timestamp`` and its ``ingestionTime``: .../API_FilteredLogEvent.html), so each poll
+starts ``Pacing.log_overlap`` (30) seconds before the previous poll began — the look-back:
+an event that was not visible yet then is stamped after that, unless it took longer than
+the look-back to become searchable — and drops the events it printed already by
+``eventId``. A late event is printed when it becomes visible, out of time order, once.
+The poll interval grows while the job is quiet.
+
+FilterLogEvents is limited to 5 transactions per second per account and Region, a hard
+quota ("How do I determine throttling in my CloudWatch logs?",
+https://repost.aws/knowledge-center/cloudwatch-logs-throttling): a follower polls once a
+second (one call per poll and page, whatever the node count), a fifth of it.
 """
 
 from __future__ import annotations
@@ -48,11 +60,9 @@ def to_line(event: Event) -> LogLine:
 
 class CloudWatchReader(WindowSource):
     """One job's streams (``prefix``) through ``client`` (a boto3 logs client), for
-    ``mlx.cloud.follow``: CloudWatch may show an event after newer ones, so young events
-    are held back a poll, and an idle follower slows down (FilterLogEvents is rate-limited
+    ``mlx.cloud.follow``: an idle follower slows down (FilterLogEvents is rate-limited
     per account)."""
 
-    hold = True
     slow_when_idle = True
 
     def __init__(self, client: Any, prefix: str) -> None:

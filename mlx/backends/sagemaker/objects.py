@@ -2,14 +2,16 @@
 
 Checksums are ETags: the MD5 of a single-part upload, ``<md5 of part md5s>-<parts>`` for
 a multipart one, and no digest at all for SSE-KMS and SSE-C objects. Downloads stream in
-1 MiB chunks and resume with a ranged GET (``If-Match`` the ETag, so a changed object is
-not spliced) when a connection drops mid-file; botocore checks an object's own CRC
-(flexible checksums) where it has one.
+1 MiB chunks — an object over one part in parallel ranged parts (``mlx.cloud.parts``), every
+part ``If-Match`` the listed ETag — and resume with a ranged GET when a connection drops
+mid-read; botocore checks an object's own CRC (flexible checksums) on whole-object GETs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Optional
@@ -30,12 +32,14 @@ _COMMON_PART_SIZES = (8 << 20, 5 << 20, 16 << 20, 64 << 20)  # boto3, aws cli, o
 class S3Store:
     """Objects in ``bucket`` through ``s3``, a boto3 S3 client (its retries apply)."""
 
-    # One file at a time: boto3's upload_file already spreads a large file over threads.
-    parallel = 1
-
     def __init__(self, s3: Any, bucket: str) -> None:
+        from mlx.cloud import parts
+
         self.s3 = s3
         self.bucket = bucket
+        # Files sent at once (``upload_tree``): they share one transfer manager, whose
+        # requests in flight stay at ``concurrency()`` however many files go (``_manager``).
+        self.parallel = parts.concurrency()
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
@@ -54,14 +58,19 @@ class S3Store:
 
     def put_file(self, key: str, path: Path, progress: Optional[Progress] = None) -> None:
         from boto3.exceptions import S3UploadFailedError
+        from boto3.s3.transfer import ProgressCallbackInvoker
+        from botocore.exceptions import ClientError
 
         what = f"uploading {path} to {self.uri(key)}"
+        # boto3's upload_file, on one manager for all files: ProgressCallbackInvoker is how
+        # upload_file hands its Callback ("called periodically during the upload" with the
+        # bytes sent) to s3transfer, which counts each part as it goes.
+        subscribers = [ProgressCallbackInvoker(progress)] if progress else None
         with aws_errors(what):
             try:
-                # Callback: "called periodically during the upload" with the bytes sent
-                # (boto3 S3.Client.upload_file; s3transfer counts each part as it goes).
-                self.s3.upload_file(str(path), self.bucket, key, Callback=progress)
-            except S3UploadFailedError as e:  # boto3's transfer manager: no ClientError
+                upload = _manager(self.s3).upload(str(path), self.bucket, key, None, subscribers)
+                upload.result()
+            except (ClientError, S3UploadFailedError) as e:  # what upload_file raises
                 raise BackendError(f"{what} failed: {e}", hint=_UPLOAD_HINT) from e
 
     def put_bytes(self, key: str, data: bytes) -> None:
@@ -114,18 +123,42 @@ class S3Store:
         checksum: Optional[str] = None,
         *,
         label: Optional[str] = None,
+        size: Optional[int] = None,
     ) -> bool:
-        """Stream the object into ``target``, resuming where a dropped connection left off
-        (at most ``ATTEMPTS`` reads). False when its ETag is no digest of its bytes."""
-        from botocore.exceptions import (
-            ConnectionClosedError,
-            FlexibleChecksumError,
-            IncompleteReadError,
-            ReadTimeoutError,
-            ResponseStreamingError,
-        )
+        """Fetch the object into ``target``: in parallel ranged parts when its listed
+        ``size`` is over one part (``mlx.cloud.parts``), else in one GET; either way
+        resuming where a dropped connection left off (at most ``ATTEMPTS`` reads of each).
+        False when its ETag is no digest of its bytes."""
+        from mlx.cloud import parts
 
         what = f"downloading {label or self.uri(key)}"
+        if size is None or size <= parts.part_size():
+            return parts.run(lambda: self._whole(key, target, progress, checksum, what))
+        seen: list[dict[str, Any]] = []
+        read = _PartReader(self, key, what, seen)
+        step = upload_part_size(checksum, size)
+        if step is not None and parts.MIN_PART <= step <= parts.MAX_PART:
+            # Parts as the upload's: each part's MD5 is computed in its own thread as it
+            # arrives, and the ETag is the MD5 of those (no second pass, several cores).
+            found: list[bytes] = []
+            parts.download(
+                read, size, target, progress, checksum, step=step, per_part=hashlib.md5,
+                part_digests=found,
+            )  # fmt: skip
+            joined = hashlib.md5(b"".join(found)).hexdigest()
+            _COMPUTED[target] = f"{joined}-{len(found)}"  # for local_etag, which checks next
+        else:
+            digest = etag_digest(checksum, size)
+            parts.download(read, size, target, progress, version=checksum, digest=digest)
+            if digest is not None:
+                _COMPUTED[target] = digest.hexdigest()
+        return etag_is_digest(seen[0]) if seen else True
+
+    def _whole(
+        self, key: str, target: Path, progress: Progress, checksum: Optional[str], what: str
+    ) -> bool:
+        """One GET streamed into ``target``; a cut read resumes with a ranged GET
+        (``If-Match`` the ETag, so a changed object is not spliced)."""
         written = 0
         for attempt in range(ATTEMPTS):
             request: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
@@ -133,24 +166,106 @@ class S3Store:
                 ranged = {"IfMatch": checksum} if checksum else {}
                 request.update(Range=f"bytes={written}-", **ranged)
             try:
-                with aws_errors(what):
-                    response = self.s3.get_object(**request)
-                written = _append(response["Body"], target, written, progress)
+                with _streaming_errors(self.uri(key)):
+                    with aws_errors(what):
+                        response = self.s3.get_object(**request)
+                    written = _append(response["Body"], target, written, progress)
                 return etag_is_digest(response)
-            except (ResponseStreamingError, IncompleteReadError, ReadTimeoutError,
-                    ConnectionClosedError) as e:  # fmt: skip
+            except _Transient as e:
                 written = target.stat().st_size if target.exists() else 0
                 if attempt == ATTEMPTS - 1:
-                    raise as_mlx_error(e, what) from e
-            except FlexibleChecksumError as e:  # botocore checked the object's own CRC
-                raise BackendError(
-                    f"checksum mismatch for {self.uri(key)}: {e}; nothing was written",
-                    hint="Run pull-artifacts again; a file the job is still writing can change.",
-                ) from e
+                    raise as_mlx_error(e.cause, what) from e.cause
         raise AssertionError("unreachable")
 
     def local_checksum(self, path: Path, checksum: str) -> Optional[str]:
         return local_etag(path, checksum)
+
+
+_managers: dict[int, tuple[Any, Any]] = {}
+_managers_lock = threading.Lock()
+
+
+def _manager(s3: Any) -> Any:
+    """The s3transfer manager of client ``s3`` (boto3 ``create_transfer_manager``, what
+    ``upload_file`` makes for each call): ``concurrency()`` requests at once, parts of
+    ``part_size()`` (boto3's defaults: 10 and 8 MiB)."""
+    from boto3.s3.transfer import TransferConfig, create_transfer_manager
+
+    from mlx.cloud import parts
+
+    with _managers_lock:
+        found = _managers.get(id(s3))
+        if found is None or found[0] is not s3:
+            config = TransferConfig(
+                max_concurrency=parts.concurrency(), multipart_chunksize=parts.part_size()
+            )
+            found = (s3, create_transfer_manager(s3, config))
+            _managers[id(s3)] = found
+        return found[1]
+
+
+class _PartReader:
+    """One ranged part of an object (``mlx.cloud.parts.ReadPart``): a GET of its range
+    (``If-Match`` the version, when known), resumed where a dropped connection left off."""
+
+    def __init__(self, store: S3Store, key: str, what: str, seen: list[dict[str, Any]]) -> None:
+        self.store, self.key, self.what, self.seen = store, key, what, seen
+
+    def __call__(
+        self, offset: int, length: int, version: Optional[str], opened: Any, write: Any
+    ) -> None:
+        done, last = 0, offset + length - 1
+        for attempt in range(ATTEMPTS):
+            request: dict[str, Any] = {"Bucket": self.store.bucket, "Key": self.key}
+            request["Range"] = f"bytes={offset + done}-{last}"
+            if version:
+                request["IfMatch"] = version
+            try:
+                with _streaming_errors(self.store.uri(self.key)):
+                    with aws_errors(self.what):
+                        response = self.store.s3.get_object(**request)
+                    if offset == 0 and not self.seen:
+                        self.seen.append(response)  # its encryption says what its ETag is
+                    opened(response.get("ETag"))
+                    for chunk in response["Body"].iter_chunks(CHUNK):
+                        write(chunk)
+                        done += len(chunk)
+                return
+            except _Transient as e:
+                if attempt == ATTEMPTS - 1:
+                    raise as_mlx_error(e.cause, self.what) from e.cause
+
+
+class _Transient(Exception):
+    """A read cut short (a reset, a timeout): worth resuming from where it stopped."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+@contextlib.contextmanager
+def _streaming_errors(uri: str) -> Iterator[None]:
+    """botocore's errors while reading a body: cut reads become ``_Transient``; a CRC that
+    botocore checked and found wrong becomes the checksum error of ``mlx.transfer``."""
+    from botocore.exceptions import (
+        ConnectionClosedError,
+        FlexibleChecksumError,
+        IncompleteReadError,
+        ReadTimeoutError,
+        ResponseStreamingError,
+    )
+
+    try:
+        yield
+    except (ResponseStreamingError, IncompleteReadError, ReadTimeoutError,
+            ConnectionClosedError) as e:  # fmt: skip
+        raise _Transient(e) from e
+    except FlexibleChecksumError as e:  # botocore checked the object's own CRC
+        raise BackendError(
+            f"checksum mismatch for {uri}: {e}; nothing was written",
+            hint="Run pull-artifacts again; a file the job is still writing can change.",
+        ) from e
 
 
 def _append(body: Any, target: Path, written: int, progress: Progress) -> int:
@@ -170,10 +285,61 @@ def etag_is_digest(response: dict[str, Any]) -> bool:
     return not kms and not response.get("SSECustomerAlgorithm")
 
 
+# ETags computed while a download's parts arrived, by the part file's path: read once by
+# the check that follows the download (``local_etag``).
+_COMPUTED: dict[Path, str] = {}
+
+
+class MultipartEtag:
+    """The ETag of a multipart upload of ``part_size`` parts, fed the bytes in order."""
+
+    def __init__(self, part_size: int) -> None:
+        self.part_size, self.filled = part_size, 0
+        self.current = hashlib.md5()
+        self.digests: list[bytes] = []
+
+    def update(self, data: bytes) -> None:
+        while data:
+            taken = data[: self.part_size - self.filled]
+            self.current.update(taken)
+            self.filled += len(taken)
+            data = data[len(taken) :]
+            if self.filled == self.part_size:
+                self.digests.append(self.current.digest())
+                self.current, self.filled = hashlib.md5(), 0
+
+    def hexdigest(self) -> str:
+        digests = self.digests + ([self.current.digest()] if self.filled else [])
+        return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
+
+
+def upload_part_size(etag: Optional[str], size: int) -> Optional[int]:
+    """The part size a multipart upload whose ETag is ``etag`` most likely used (the first
+    common size that gives its part count); None for a single-part ETag, or no guess."""
+    count = (etag or "").partition("-")[2]
+    sizes = _part_sizes(size, int(count)) if count.isdigit() else []
+    return sizes[0] if sizes else None
+
+
+def etag_digest(etag: Optional[str], size: int) -> Any:
+    """What computes an object's ETag in the form of ``etag`` as its bytes arrive: an MD5,
+    or a multipart ETag at the likeliest part size; None when there is no telling."""
+    if not etag:
+        return None
+    if "-" not in etag:
+        return hashlib.md5()
+    count = etag.partition("-")[2]
+    sizes = _part_sizes(size, int(count)) if count.isdigit() else []
+    return MultipartEtag(sizes[0]) if sizes else None
+
+
 def local_etag(path: Path, etag: str) -> Optional[str]:
     """``path``'s S3 ETag in the form of ``etag``: the MD5 for a single-part upload; for a
     multipart one (``<md5 of part md5s>-<parts>``) the part size is not recorded, so the
-    common sizes that give that many parts are tried."""
+    common sizes that give that many parts are tried. One computed while the file was
+    downloaded is taken when it matches (else the file is read again, every size tried)."""
+    if _COMPUTED.pop(path, None) == etag:
+        return etag
     if "-" not in etag:
         return file_digest(path, hashlib.md5()).hex()
     count = etag.partition("-")[2]

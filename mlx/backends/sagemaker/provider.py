@@ -34,12 +34,13 @@ PROVIDER = Provider(
     machines=Machines(catalog="mlx.catalog:data/sagemaker.csv", instance_prefix="ml."),
     pacing=Pacing(
         poll=2.0,
-        log_poll=2.0,
-        log_max_poll=10.0,
-        log_hold=2.0,
+        # FilterLogEvents: 5 per second per account (logs.py): one a second while lines
+        # come, down to one every 2 s while the job is quiet.
+        log_poll=1.0,
+        log_max_poll=2.0,
         log_overlap=30.0,
         # CloudWatch shows a line seconds after it was written: the read after the job
-        # ended waits as long as a line is held back while it runs.
+        # ended waits a little for the last ones.
         log_drain=2.0,
         create_attempts=3,
     ),

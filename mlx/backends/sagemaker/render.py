@@ -80,10 +80,17 @@ def training_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> SageMa
         "ResourceConfig": parts.resources,
         "StoppingCondition": parts.stopping,
         **parts.common,
+        # Uploaded while the job runs, for `mlx tensorboard` (a training job only: a tuning
+        # job's definition has no such field).
+        "TensorBoardOutputConfig": {
+            "S3OutputPath": where.job_uri,
+            "LocalPath": paths.TENSORBOARD_DIR,
+        },
         "Tags": tags(spec, job_id),
     }
     runtime = runtime_config(spec, job_id, parts)
     runtime["hyperparameters_in_argv"] = True
+    runtime["tensorboard_dir"] = paths.TENSORBOARD_DIR
     return Plan(request, runtime, settings_of(spec).region, where, parts.uploads, parts.warnings)
 
 

@@ -20,6 +20,10 @@ Each behaviour cites its source. The pages, in short:
   (https://docs.aws.amazon.com/sagemaker/latest/dg/model-checkpoints-resume.html);
 - LOGS: https://docs.aws.amazon.com/sagemaker/latest/dg/logging-cloudwatch.html (group
   /aws/sagemaker/TrainingJobs, stream ``<job>/algo-<n>-<epoch>``);
+- TENSORBOARD: https://docs.aws.amazon.com/sagemaker/latest/APIReference/
+  API_TensorBoardOutputConfig.html (LocalPath, default /opt/ml/output/tensorboard, to
+  S3OutputPath), copied while the job runs as users of it report (aws/amazon-sagemaker-
+  examples#3620: "copied to my s3 bucket in real-time"), like checkpoints;
 - METRICS: https://docs.aws.amazon.com/sagemaker/latest/dg/training-metrics.html
   (MetricDefinitions regexes applied to the job's log: stdout and stderr).
 
@@ -127,11 +131,14 @@ class SageMakerRunner:
             host.line(Where(node, streams[node], trial, channel), text, ts)
 
         syncing = _CheckpointSync(checkpoints, nodes, host) if checkpoints else None
+        tensorboard = _tensorboard_upload(request)
+        board = _CheckpointSync(tensorboard, nodes, host) if tensorboard else None
         try:
             codes = run_nodes(containers, host.runtime, sink, host.cancelled)
         finally:
-            if syncing:
-                syncing.stop()
+            for sync in (syncing, board):
+                if sync:
+                    sync.stop()
         status = _status(codes, host.cancelled.is_set())
         reason = None if status != "Failed" else _failure_reason(nodes, codes)
         artifacts = self._upload(request, nodes, host)
@@ -183,6 +190,9 @@ class SageMakerRunner:
         checkpoints = request.get("CheckpointConfig")
         local = node.path(_local_checkpoints(checkpoints))
         local.mkdir(parents=True, exist_ok=True)
+        tensorboard = _tensorboard_upload(request)
+        if tensorboard:
+            node.path(tensorboard["LocalPath"]).mkdir(parents=True, exist_ok=True)
         if checkpoints:  # CHECKPOINTS: restored on every instance at the start
             store, key = host.store(checkpoints["S3Uri"])
             fetch(store, key, local)
@@ -229,6 +239,9 @@ class SageMakerRunner:
         }
         local = _local_checkpoints(request.get("CheckpointConfig"))
         mounts[local] = node.path(local)
+        tensorboard = _tensorboard_upload(request)
+        if tensorboard:
+            mounts[tensorboard["LocalPath"]] = node.path(tensorboard["LocalPath"])
         if sandboxed:  # the stand-in image (SandboxImage)
             for path in self.image.files:
                 mounts[path] = node.path(f"/image{path}")
@@ -346,6 +359,21 @@ def _ended(name: str, outcome: Outcome) -> dict[str, Any]:
 
 def _local_checkpoints(config: Optional[dict[str, Any]]) -> str:
     return (config or {}).get("LocalPath") or CHECKPOINTS
+
+
+def _tensorboard_upload(request: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """TENSORBOARD: the request's TensorBoardOutputConfig as the folder every node uploads
+    while it runs and at its end, and where: LocalPath (default /opt/ml/output/tensorboard)
+    to ``<S3OutputPath>/<job>/tensorboard-output/`` (the SageMaker Python SDK's
+    ``Estimator.latest_job_tensorboard_artifacts_path``)."""
+    config = request.get("TensorBoardOutputConfig")
+    if not config:
+        return None
+    base = config["S3OutputPath"].rstrip("/")
+    return {
+        "S3Uri": f"{base}/{request['TrainingJobName']}/tensorboard-output/",
+        "LocalPath": config.get("LocalPath") or "/opt/ml/output/tensorboard",
+    }
 
 
 def _sandboxed(host: Host) -> bool:

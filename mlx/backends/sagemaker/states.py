@@ -48,6 +48,9 @@ def training_status(job: dict[str, Any]) -> JobStatus:
         # amazon.com/sagemaker/latest/APIReference/API_DescribeTrainingJob.html).
         started_at=epoch(job.get("TrainingStartTime")),
         ended_at=epoch(job.get("TrainingEndTime")),
+        # "The billable time in seconds", per instance, spot savings included (same page);
+        # mlx.catalog.spent prices it. A summary from ListTrainingJobs has none.
+        billable_seconds=job.get("BillableTimeInSeconds"),
         transitions=tuple(
             (t["StartTime"].timestamp(), t["Status"], t.get("StatusMessage") or "")
             for t in job.get("SecondaryStatusTransitions") or ()

@@ -71,6 +71,7 @@ def tuning_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> SageMake
     where = layout_for(spec, job_id)
     image = images.training_image(spec, tuning=True)
     config = tuning_config(spec, tune)
+    quotas = tuning_quotas(tune)
     parts = definition(spec, where, secrets, tuning=True)
     parts.common["Environment"][TOOLKIT_PROGRAM_ENV] = paths.TOOLKIT_ENTRY_PATH
     # One CheckpointConfig serves every trial, and SageMaker restores all of its S3Uri into
@@ -115,7 +116,8 @@ def tuning_plan(spec: JobSpec, job_id: str, secrets: dict[str, str]) -> SageMake
             paths.BOOTSTRAP_PATH, paths.RUNTIME_PATH
         )
     }
-    return Plan(request, runtime, region, where, parts.uploads, parts.warnings, toolkit)
+    warnings = (*parts.warnings, *quotas)
+    return Plan(request, runtime, region, where, parts.uploads, warnings, toolkit)
 
 
 def with_region(request: dict[str, Any], region: str) -> None:
@@ -123,6 +125,19 @@ def with_region(request: dict[str, Any], region: str) -> None:
     spec names none); its slot was counted when the request was rendered."""
     static = request["TrainingJobDefinition"]["StaticHyperParameters"]
     static.setdefault(TOOLKIT_REGION, json.dumps(region))
+
+
+def tuning_quotas(tune: Tune) -> list[str]:
+    """The quotas of a tuning job (``limits.check_tuning_quotas``) against what ``tune``
+    asks; a grid runs every combination of its values."""
+    from mlx.tuning.space import grid_size
+
+    grid = grid_size(tune)
+    if grid is not None:
+        asked = f"`tune.parameters` make a grid of {grid} combinations"
+        return limits.check_tuning_quotas(tune.algorithm, tune.parallel_trials, grid, asked)
+    asked = f"`tune.max_trials` is {tune.max_trials}"
+    return limits.check_tuning_quotas(tune.algorithm, tune.parallel_trials, tune.max_trials, asked)
 
 
 def tuning_config(spec: JobSpec, tune: Tune) -> dict[str, Any]:

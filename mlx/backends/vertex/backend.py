@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from mlx.backends.base import Backend
 from mlx.backends.common import masked_secrets, resolve_secrets
@@ -23,7 +23,7 @@ from mlx.backends.vertex.clients import (
     is_transient,
 )
 from mlx.backends.vertex.layout import Layout, artifact_path
-from mlx.backends.vertex.logs import CloudLoggingReader, Source, first_time, rfc3339
+from mlx.backends.vertex.logs import CloudLoggingReader, ListPage, Source, first_time, rfc3339
 from mlx.backends.vertex.objects import GcsStore, file_crc32c
 from mlx.backends.vertex.render import JOB_LABEL, training_plan
 from mlx.backends.vertex.settings import Target, target_of
@@ -34,11 +34,12 @@ from mlx.backends.vertex.states import (
     trial_status,
 )
 from mlx.backends.vertex.study import tuning_plan
+from mlx.cloud.budget import budget_for
 from mlx.cloud.clients import ClientCache, environment
 from mlx.cloud.create import backoff, create_once
 from mlx.cloud.follow import follow
 from mlx.cloud.layout import split_uri
-from mlx.cloud.objects import list_under
+from mlx.cloud.objects import ObjectStore, list_under
 from mlx.cloud.plan import Plan, stage
 from mlx.errors import BackendError
 from mlx.model import (
@@ -273,22 +274,29 @@ class VertexBackend(Backend):
         if record.is_trial:  # trials are recorded when mlx first sees them: later
             job = self._get(record, trial_native(record.native_id)[0], tuning=True)
             source = replace(source, created_at=job.create_time.timestamp())
-        yield from follow(
-            CloudLoggingReader(self._list_entries(clients), source, query),
-            query,
-            lambda: self.status(record).state.terminal,
-            self.pacing,
-            start=first_time(source, query),
-        )
+        # The read quota is the project's, shared by every follower of this machine.
+        with budget_for(f"cloud-logging-{source.project}", self.pacing) as budget:
+            yield from follow(
+                CloudLoggingReader(self._list_page(clients), source, query, budget),
+                query,
+                lambda: self.status(record).state.terminal,
+                self.pacing,
+                start=first_time(source, query),
+            )
 
-    def _list_entries(self, clients: Clients) -> Callable[[dict[str, Any]], Any]:
+    def _list_page(self, clients: Clients) -> ListPage:
+        """One ListLogEntries request per call (the pager's first page only: each page
+        is a request the quota counts)."""
         retry = self.backoff.retry()
+        logging = clients.logging  # made now: the quota's turn is taken just before a call
 
-        def list_entries(request: dict[str, Any]) -> Iterator[Any]:
+        def list_page(request: dict[str, Any]) -> tuple[Any, str]:
             with gcp_errors("ListLogEntries"):
-                yield from clients.logging.list_log_entries(request=request, retry=retry)
+                pager = logging.list_log_entries(request=request, retry=retry)
+                page = next(iter(pager.pages))
+            return page.entries, page.next_page_token
 
-        return list_entries
+        return list_page
 
     # -- artifacts ---------------------------------------------------------------------
 
@@ -301,14 +309,40 @@ class VertexBackend(Backend):
         store = self._store(self.record_clients(record))
         return list_under(store, prefix, lambda key: artifact_path(prefix, key))
 
+    def list_artifacts_at(self, record: JobRecord, paths: list[str]) -> list[Artifact]:
+        from mlx.transfer import narrowed
+
+        prefix = artifact_prefix(record)
+        store = self._store(self.record_clients(record))
+        found = [
+            artifact
+            for listed in narrowed(prefix, "", paths)
+            for artifact in list_under(store, listed, lambda key: artifact_path(prefix, key))
+        ]
+        return sorted(found, key=lambda a: a.path)
+
     def download(
         self, record: JobRecord, artifact: Artifact, target: Path, progress: Progress
     ) -> None:
         store = self._store(self.record_clients(record))
-        store.download(artifact_prefix(record) + artifact.path, target, progress)
+        key = artifact_prefix(record) + artifact.path
+        store.download(key, target, progress, size=artifact.size)
 
     def local_checksum(self, path: Path, artifact: Artifact) -> Optional[str]:
         return file_crc32c(path) if artifact.checksum else None
+
+    def tensorboard_places(self, record: JobRecord) -> list[tuple[ObjectStore, str]]:
+        # MLX_OUTPUT_DIR/tensorboard, and AIP_TENSORBOARD_LOG_DIR, which Vertex sets to
+        # <baseOutputDirectory>/logs/ (layout.py) and a script may follow instead.
+        store, prefix = self._store(self.record_clients(record)), artifact_prefix(record)
+        return [(store, prefix + "output/tensorboard/"), (store, prefix + "logs/")]
+
+    def store_at(self, record: JobRecord, uri: str) -> tuple[ObjectStore, str]:
+        if not uri.startswith("gs://"):
+            return super().store_at(record, uri)
+        bucket, key = split_uri(uri)
+        storage = self.record_clients(record).storage
+        return GcsStore(storage.bucket(bucket), self.backoff.storage_retry()), key
 
 
 def checked(plan: Plan) -> tuple[str, Any]:

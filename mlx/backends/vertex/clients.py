@@ -144,7 +144,8 @@ class Clients:
                 credentials = AnonymousCredentials()
             else:
                 credentials = default_credentials()
-            return storage.Client(project=self.target.project, credentials=credentials)
+            client = storage.Client(project=self.target.project, credentials=credentials)
+        return sized_pool(client)
 
     def bucket(self) -> Any:
         with self._lock:  # downloads run in threads: one client for all of them
@@ -209,3 +210,22 @@ def _hint(error: Any) -> Optional[str]:
     if isinstance(error, exceptions.TooManyRequests):
         return "A quota was hit; retry later or ask for a higher quota."
     return None
+
+
+def sized_pool(client: Any) -> Any:
+    """``client`` (google-cloud-storage) keeping a connection for each of mlx's parallel
+    transfers: its requests session pools 10 per host (``requests.adapters.DEFAULT_POOLSIZE``)
+    and drops the connections beyond them after each use."""
+    import requests.adapters
+
+    from mlx.cloud import parts
+
+    size = parts.concurrency() + 4  # the transfers, and listings beside them
+    if size > requests.adapters.DEFAULT_POOLSIZE:
+        session = client._http  # the AuthorizedSession it made
+        for scheme in ("https://", "http://"):
+            if type(session.get_adapter(scheme)) is not requests.adapters.HTTPAdapter:
+                continue  # google-auth's own (mutual TLS): kept as it is
+            adapter = requests.adapters.HTTPAdapter(pool_connections=size, pool_maxsize=size)
+            session.mount(scheme, adapter)
+    return client

@@ -15,22 +15,29 @@ plus ``labels."ml.googleapis.com/trial_id"="<trial id>"``.
 
 Every request carries both timestamp bounds: without them the client libraries add a
 24-hour one silently, and an unbounded filter scans the whole retention period.
-Following is ``mlx.cloud.follow``'s: it polls ``ListLogEntries`` (60 reads a minute per
-project, so every ``Pacing.log_poll``, not faster) over windows that overlap by
-``log_overlap`` seconds, since an entry can be indexed a few seconds after its timestamp;
-entries already shown are skipped by ``insertId``. After the job ended, one last read
-``log_drain`` seconds later gets its last lines.
+Following is ``mlx.cloud.follow``'s, with one filter for every replica: each poll asks for
+``timestamp >= `` the newest entry shown (``log_overlap`` is 0) and skips the entries at
+that timestamp it showed already by ``insertId`` — gcloud's own log streaming keeps the
+same position, a timestamp and the insert ids at it (google-cloud-sdk,
+command_lib/logs/stream.py ``LogPosition``) — so a poll pages only through what is new.
+Each request (each page) is taken from the project's read quota, ``entries.list``: 60
+requests a minute per project (https://cloud.google.com/logging/quotas#api-limits), shared
+with the other followers of this machine (``mlx.cloud.budget``): one follower polls about
+once a second, three every three seconds, and a poll that needs two pages waits twice as
+long. Pages are printed as they arrive; nothing collects a whole history. After the job
+ended, one last read ``log_drain`` seconds later gets its last lines.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
+from mlx.cloud.budget import Budget
 from mlx.cloud.follow import Entry, WindowSource
 from mlx.model import LogLine, LogQuery
 
@@ -51,42 +58,71 @@ class Source:
     created_at: float = 0.0  # no entry of the job is older (less clock skew)
 
 
+# One ListLogEntries request -> (its entries, the next page's token or "").
+ListPage = Callable[[dict[str, Any]], tuple[Sequence[Any], str]]
+
+
 class CloudLoggingReader(WindowSource):
-    """One job's entries through ``list_entries(request) -> iterable of LogEntry``, for
-    ``mlx.cloud.follow``; every request carries both time bounds."""
+    """One job's entries through ``list_page``, for ``mlx.cloud.follow``; every request
+    carries both time bounds, and is first taken from ``budget`` (the project's read
+    quota shared by this machine's followers) when there is one."""
 
     def __init__(
-        self, list_entries: Callable[[dict[str, Any]], Any], source: Source, query: LogQuery
+        self,
+        list_page: ListPage,
+        source: Source,
+        query: LogQuery,
+        budget: Optional[Budget] = None,
     ) -> None:
-        self.list_entries = list_entries
+        self.list_page = list_page
         self.source = source
         self.query = query
+        self.budget = budget
 
     def read(
         self, start: float, end: Optional[float] = None, *, final: bool = False
     ) -> Iterator[Entry]:
-        return map(_entry, self._fetch(start, time.time() if end is None else end))
+        for page in self._pages(start, end):
+            yield from map(_entry, page)
 
     def newest(self, count: int, start: float, window: float) -> list[Entry]:
-        """One request, newest first: Cloud Logging sorts and limits on its side."""
-        newest = self._fetch(start, time.time(), order="timestamp desc", limit=count)
-        return [_entry(entry) for entry in reversed(newest)]
+        """Newest first, in as few requests as ``count`` needs: Cloud Logging sorts and
+        limits on its side."""
+        found: list[Any] = []
+        for page in self._pages(start, order="timestamp desc", limit=count):
+            found.extend(list(page)[: count - len(found)])  # a proto slice is not marshalled
+            if len(found) >= count:
+                break
+        return [_entry(entry) for entry in reversed(found)]
 
-    def _fetch(
-        self, start: float, end: float, order: str = "timestamp asc", limit: Optional[int] = None
-    ) -> list[Any]:
+    def _pages(
+        self,
+        start: float,
+        end: Optional[float] = None,
+        order: str = "timestamp asc",
+        limit: Optional[int] = None,
+    ) -> Iterator[Sequence[Any]]:
+        """The pages of one query (``end`` None: up to now), each requested only once the
+        previous one was used."""
+        self._take()  # first: "now" is when the quota lets the request go, not before
+        bound = time.time() if end is None else end
         request = {
             "resource_names": [f"projects/{self.source.project}"],
-            "filter": build_filter(self.source, self.query, start, end),
+            "filter": build_filter(self.source, self.query, start, bound),
             "order_by": order,
             "page_size": min(limit or PAGE_SIZE, PAGE_SIZE),
+            "page_token": "",
         }
-        entries = []
-        for entry in self.list_entries(request):
-            entries.append(entry)
-            if limit is not None and len(entries) >= limit:
-                break
-        return entries
+        while True:
+            entries, request["page_token"] = self.list_page(request)
+            yield entries
+            if not request["page_token"]:
+                return
+            self._take()
+
+    def _take(self) -> None:
+        if self.budget is not None:
+            self.budget.take()
 
 
 def first_time(source: Source, query: LogQuery) -> float:

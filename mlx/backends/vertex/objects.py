@@ -2,8 +2,8 @@
 google-cloud-storage with a retry from ``clients.Backoff.storage_retry``.
 
 Checksums are crc32c, base64 as the API gives it: every object has one (composite objects
-have no MD5). Reads are ranged (``Blob.open``), so a file can be fetched while the job is
-still writing others; ``mlx.transfer`` checks each against its crc32c.
+have no MD5). A large object is fetched in parallel ranged parts (``mlx.cloud.parts``), a
+small one in one GET; ``mlx.transfer`` checks each against its crc32c.
 """
 
 from __future__ import annotations
@@ -95,18 +95,89 @@ class GcsStore:
         checksum: Optional[str] = None,
         *,
         label: Optional[str] = None,
+        size: Optional[int] = None,
     ) -> bool:
-        """Write the object to ``target`` in ranged chunks (``mlx.transfer`` checks the
-        crc32c before renaming it into place)."""
+        """Write the object to ``target``: in parallel ranged parts when its listed ``size``
+        is over one part (``mlx.cloud.parts``), else in one GET (``mlx.transfer`` checks
+        the crc32c of the whole before renaming it into place).
+
+        Stored bytes are fetched as stored (``raw_download``): Cloud Storage ignores a
+        Range header when it decompresses a gzip-encoded object on the fly ("Transcoding
+        and range requests": https://cloud.google.com/storage/docs/transcoding), and its
+        listed crc32c is of the stored bytes. The SDK retries a cut read from the byte it
+        reached (google-resumable-media ``Download``: "Retried requests are range
+        requests").
+        """
+        from mlx.cloud import parts
+
         what = f"downloading {label or self.uri(key)}"
-        with gcp_errors(what), self._reader(key) as reader, open(target, "wb") as out:
-            while chunk := reader.read(CHUNK):
-                out.write(chunk)
-                progress(len(chunk))
+        if size is not None and size > parts.part_size():
+            parts.download(_PartReader(self, key, what), size, target, progress)
+            return True
+
+        def whole() -> None:
+            with gcp_errors(what), open(target, "wb") as out:
+                counted = _Counted(out, progress)
+                self.bucket.blob(key).download_to_file(
+                    counted, raw_download=True, checksum=None, retry=self.retry
+                )
+                counted.flush()
+
+        parts.run(whole)
         return True
 
     def local_checksum(self, path: Path, checksum: str) -> Optional[str]:
         return file_crc32c(path)
+
+
+class _PartReader:
+    """One ranged part (``mlx.cloud.parts.ReadPart``). Cloud Storage's answer headers are
+    not seen before its body here, so parts start at once, unpinned: the whole file's
+    crc32c, checked before the rename, refuses parts of two generations."""
+
+    def __init__(self, store: GcsStore, key: str, what: str) -> None:
+        self.store, self.key, self.what = store, key, what
+
+    def __call__(
+        self, offset: int, length: int, version: Optional[str], opened: Any, write: Any
+    ) -> None:
+        opened(None)
+        with gcp_errors(self.what):
+            self.store.bucket.blob(self.key).download_to_file(
+                _Sink(write),
+                start=offset,
+                end=offset + length - 1,  # inclusive, as the Range header
+                raw_download=True,
+                checksum=None,
+                retry=self.store.retry,
+            )
+
+
+class _Sink:
+    """A file object whose writes go to ``write``."""
+
+    def __init__(self, write: Any) -> None:
+        self.write = write
+
+
+class _Counted:
+    """``out`` reporting the bytes written to it, 256 KiB at a time (the SDK writes 8 KiB)."""
+
+    def __init__(self, out: IO[bytes], progress: Progress) -> None:
+        self.out, self.progress, self.unreported = out, progress, 0
+
+    def write(self, data: bytes) -> int:
+        written = self.out.write(data)
+        self.unreported += len(data)
+        if self.unreported >= 256 << 10:
+            self.progress(self.unreported)
+            self.unreported = 0
+        return written
+
+    def flush(self) -> None:
+        if self.unreported:
+            self.progress(self.unreported)
+            self.unreported = 0
 
 
 def file_crc32c(path: Path) -> str:

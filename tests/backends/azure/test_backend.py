@@ -129,12 +129,13 @@ def test_a_create_that_never_answers_is_found_by_name(
 def test_throttling_and_503_are_retried(mlx: Any, tmp_path: Path, azure: Azure) -> None:
     job = detach(mlx, azure_spec(tmp_path))
     azure.server.set_status(job, "Running")
-    azure.server.plan.add("GET jobs", "throttle")
-    azure.server.plan.add("GET jobs", "error", status=503)
+    # After submit, a job's state comes from run history (``direct``), retried alike.
+    azure.server.plan.add("GET runs/details", "throttle")
+    azure.server.plan.add("GET runs/details", "error", status=503)
     result = mlx("status", job, "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["state"] == "running"
-    assert [r.status for r in azure.server.requests("GET jobs")] == [429, 503, 200]
+    assert [r.status for r in azure.server.requests("GET runs/details")] == [429, 503, 200]
 
 
 def test_a_failed_job_exits_1_with_its_error(mlx: Any, tmp_path: Path, azure: Azure) -> None:
@@ -165,7 +166,10 @@ def test_missing_credentials_say_az_login(
     monkeypatch.setattr("azure.identity.DefaultAzureCredential", NoCredential)
     result = mlx("train", azure_spec(tmp_path), "--detach")
     assert result.exit_code == 1
-    assert result.stderr.splitlines()[0].startswith("Error: no Azure credentials found")
+    lines = result.stderr.splitlines()  # the price is said before the submit needs them
+    assert lines[0].startswith("Instance: ") and lines[1].startswith(
+        "Error: no Azure credentials found"
+    )
     assert "Hint: Run `az login`" in result.stderr
     assert azure.server.jobs == {}
 
@@ -206,7 +210,8 @@ def test_an_unreachable_workspace_is_one_clean_error(
     monkeypatch.setenv("MLX_AZURE_WORKSPACE", "no-such-ws")
     result = mlx("train", azure_spec(tmp_path), "--detach")
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: Azure ML ")
+    said = result.stderr.splitlines()  # the price, said before the submit, then the error
+    assert said[0].startswith("Instance: ") and said[1].startswith("Error: Azure ML ")
     assert "no-such-ws not found" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -235,9 +240,10 @@ def test_jobs_status_filter_from_one_tagged_listing(mlx: Any, tmp_path: Path, az
 
 
 def _polled(azure: Azure, since: int, more: int = 2) -> None:
-    """Until mlx asked for the job's state ``more`` times after request ``since``."""
+    """Until mlx asked for the job's state (run history, ``direct``) ``more`` times after
+    request ``since``."""
     deadline = time.monotonic() + 20
-    while len(azure.server.requests("GET jobs")) < since + more:
+    while len(azure.server.requests("GET runs/details")) < since + more:
         assert time.monotonic() < deadline, "mlx stopped asking for the job's state"
         time.sleep(0.01)
 
@@ -248,7 +254,7 @@ def test_a_job_not_responding_is_waited_for(mlx: Any, tmp_path: Path, azure: Azu
         azure.server.set_status(name, "Running")
         azure.log(name, ["epoch 1"], process=None)
         azure.server.set_status(name, "NotResponding")  # no heartbeat for a while
-        _polled(azure, len(azure.server.requests("GET jobs")))
+        _polled(azure, len(azure.server.requests("GET runs/details")))
         azure.server.set_status(name, "Running")  # "can go from NotResponding to any ..."
         azure.log(name, ["epoch 2"], process=None)
         azure.server.set_status(name, "Completed")
@@ -526,5 +532,6 @@ def test_the_first_lines_of_stderr_are_mlx_s_own(mlx: Any, tmp_path: Path, azure
     result = mlx("train", azure_spec(tmp_path), "--detach")
     assert result.exit_code == 0, result.stderr
     lines = result.stderr.splitlines()
-    assert re.fullmatch(r"Started az-\w+ on azure", lines[0]), result.stderr
+    assert lines[0].startswith("Instance: "), result.stderr  # what it can cost, before submit
+    assert re.fullmatch(r"Started az-\w+ on azure", lines[1]), result.stderr
     assert "\x1b" not in result.stderr and "tenant id" not in result.stderr

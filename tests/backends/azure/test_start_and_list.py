@@ -22,11 +22,13 @@ def test_a_starting_job_shows_each_state_it_is_seen_in(
     mlx: Any, tmp_path: Path, azure: Azure
 ) -> None:
     def seen(count: int) -> int:
-        """Once mlx has asked for the job more than ``count`` times: how often."""
+        """Once mlx has asked for the job more than ``count`` times: how often (run
+        history's details, where a submitted job's state comes from: ``direct``)."""
+        asked = "GET runs/details"
         deadline = time.monotonic() + 20
-        while len(azure.server.requests("GET jobs")) <= count and time.monotonic() < deadline:
+        while len(azure.server.requests(asked)) <= count and time.monotonic() < deadline:
             time.sleep(0.01)
-        return len(azure.server.requests("GET jobs"))
+        return len(azure.server.requests(asked))
 
     def play() -> None:
         name = azure.wait_for_job()
@@ -42,7 +44,8 @@ def test_a_starting_job_shows_each_state_it_is_seen_in(
     assert result.exit_code == 0, result.stderr
     job = json.loads(mlx("jobs", "--json").stdout)[0]
     lines = result.stderr.splitlines()
-    assert lines[1].startswith("Instance: ")
+    assert lines[0].startswith("Instance: ")  # said before the submit
+    assert lines[1].startswith(f"Started {job['id']} on azure")
     server = azure.server
     assert lines[2] == (
         f"Console: https://ml.azure.com/runs/{job['native_id']}?wsid=/subscriptions/"

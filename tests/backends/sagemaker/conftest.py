@@ -15,6 +15,11 @@ from tests.emulators.aws import AwsServer
 BUCKET = "mlx-test-bucket"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1"
+# One of AWS's framework images, which carry the training toolkit SageMaker's tuner needs
+# (mlx.backends.sagemaker.framework_images): tuning with it uses SageMaker's tuner.
+FRAMEWORK_IMAGE = (
+    "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+)
 GROUP = "/aws/sagemaker/TrainingJobs"
 SETTINGS = {"role": ROLE, "bucket": BUCKET, "region": "us-east-1"}
 

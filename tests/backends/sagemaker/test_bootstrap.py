@@ -102,6 +102,7 @@ def test_tuning_trial_on_node_2_of_2_gives_the_local_argv(
 
     tune = {
         "objective": {"metric": "loss"},
+        "engine": "native",  # the trial reads its values from hyperparameters.json
         "parameters": {
             "lr": {"type": "float", "min": 0.001, "max": 1.0, "scale": "log"},
             "optimizer": {"type": "choice", "values": ["sgd", "true"]},

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from tests.backends.sagemaker.conftest import IMAGE, SETTINGS
+from tests.backends.sagemaker.conftest import FRAMEWORK_IMAGE, SETTINGS
 from tests.emulators.aws import AwsServer
 from tests.fixtures.reporting import final_loss, reporting_spec
 
-FIELDS = {"provider": "sagemaker", "image": IMAGE, "sagemaker": dict(SETTINGS)}
+# AWS's image: `mlx tune` hands the search to SageMaker's tuner, which reads the log.
+FIELDS = {"provider": "sagemaker", "image": FRAMEWORK_IMAGE, "sagemaker": dict(SETTINGS)}
 
 
 def test_mlflow_metrics_reach_sagemaker_in_training_and_tuning(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.backends import contract
-from tests.backends.sagemaker.conftest import IMAGE, SETTINGS
+from tests.backends.sagemaker.conftest import FRAMEWORK_IMAGE, SETTINGS
 from tests.emulators.aws import AwsServer
 from tests.emulators.aws_runs import JobRuns
 
@@ -20,7 +20,8 @@ class TestSageMakerContract(contract.BackendContract):
         sm.log_page_size = 7  # 30 lines of 2 nodes: 5 pages
 
     def spec_fields(self) -> dict[str, Any]:
-        return {"provider": "sagemaker", "image": IMAGE, "sagemaker": dict(SETTINGS)}
+        # AWS's image: `mlx tune` hands the search to SageMaker's tuner.
+        return {"provider": "sagemaker", "image": FRAMEWORK_IMAGE, "sagemaker": dict(SETTINGS)}
 
     def tuner_objectives(self) -> list[float] | None:
         return [value for values in self.runs.objectives.values() for value in values]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 import yaml
@@ -26,13 +26,19 @@ def sagemaker_settings() -> None:
     write(Path(os.environ["MLX_CONFIG"]), yaml.safe_dump({"sagemaker": settings}))
 
 
-def accepted(mlx: Any, spec: Path, tune: bool) -> dict[str, Any]:
+def accepted(mlx: Any, spec: Path, tune: bool, engine: Optional[str] = None) -> dict[str, Any]:
+    """The request ``translate`` prints, valid for SageMaker; with ``tune``, ``engine`` is
+    the one the translation names, and with mlx's engine the request is a trial's."""
     args = ["translate", spec, "--provider", "sagemaker", "--json", *(["--tune"] if tune else [])]
     result = mlx(*args)
     assert result.exit_code == 0, result.stderr
-    request = json.loads(result.stdout)["request"]
-    validate(ACTIONS[tune], request)
-    assert aws_rules.problems(ACTIONS[tune], request) is None
+    translated = json.loads(result.stdout)
+    assert translated.get("engine") == engine
+    request, action = translated["request"], ACTIONS[tune]
+    if engine == "mlx":  # mlx runs the search: each trial is a training job
+        request, action = request["trial"], ACTIONS[False]
+    validate(action, request)
+    assert aws_rules.problems(action, request) is None
     return request
 
 
@@ -41,7 +47,8 @@ def accepted(mlx: Any, spec: Path, tune: bool) -> dict[str, Any]:
     [("quickstart.yaml", False), ("tune-quickstart.yaml", False), ("tune-quickstart.yaml", True)],
 )
 def test_shipped_specs_are_valid_sagemaker_requests(mlx: Any, name: str, tune: bool) -> None:
-    request = accepted(mlx, REPO / "configs" / name, tune)
+    # The shipped specs' image is AWS's scikit-learn image: SageMaker's tuner runs it.
+    request = accepted(mlx, REPO / "configs" / name, tune, "native" if tune else None)
     definition = request["TrainingJobDefinition"] if tune else request
     image = definition["AlgorithmSpecification"]["TrainingImage"]
     assert image.startswith("683313688378.dkr.ecr.us-east-1.amazonaws.com/")
@@ -53,7 +60,7 @@ def test_the_readme_spec_example_is_a_valid_sagemaker_request(
 ) -> None:
     monkeypatch.setenv("WANDB_API_KEY", "not-a-real-key")
     spec = readme_project(tmp_path / "project")
-    request = accepted(mlx, spec, tune)
-    definition = request["TrainingJobDefinition"] if tune else request
+    # Its SageMaker image is the user's own: mlx runs the search, each trial a training job.
+    definition = accepted(mlx, spec, tune, "mlx" if tune else None)
     # ml.p4d has local NVMe: no volume key, whatever the settings.
     assert definition["ResourceConfig"]["InstanceType"] == "ml.p4d.24xlarge"

@@ -59,7 +59,8 @@ def test_local_input_and_code_are_uploaded_once_by_content(
 
 def tuning_spec(tmp_path: Path) -> Path:
     lr = {"type": "float", "min": 0.1, "max": 1}
-    tune = {"objective": {"metric": "acc"}, "parameters": {"lr": lr}}
+    # SageMaker's own tuner (the image is the user's own: mlx's engine by default).
+    tune = {"objective": {"metric": "acc"}, "engine": "native", "parameters": {"lr": lr}}
     return sagemaker_spec(tmp_path, metrics=[{"name": "acc"}], tune=tune)
 
 

@@ -50,6 +50,7 @@ def full_spec(tmp_path: Path, accelerator: str = "A100:1") -> Path:
         metrics=[{"name": "val_loss"}],
         tune={
             "objective": {"metric": "val_loss", "goal": "minimize"},
+            "engine": "native",  # SageMaker's tuner (the image is the user's own)
             "max_trials": 12,
             "parallel_trials": 3,
             "early_stopping": True,
@@ -123,6 +124,10 @@ def test_training_request_has_every_field_and_passes_botocore(
         },
         "EnableManagedSpotTraining": True,
         "Environment": {"LOG_LEVEL": "info", "WANDB_API_KEY": "********"},
+        "TensorBoardOutputConfig": {
+            "S3OutputPath": f"s3://{BUCKET}/mlx/{job}/",
+            "LocalPath": "/mlx/tensorboard",
+        },
         "Tags": [{"Key": "mlx-job-id", "Value": job}, {"Key": "mlx-name", "Value": "iris"}],
     }
     validate("CreateTrainingJob", {**request, "InputDataConfig": channels})
@@ -189,6 +194,7 @@ def test_each_algorithm_is_a_valid_strategy(
         metrics=[{"name": "acc"}],
         tune={
             "objective": {"metric": "acc", "goal": "maximize"},
+            "engine": "native",
             "algorithm": algorithm,
             "early_stopping": True,
             "parameters": parameters,
@@ -286,12 +292,13 @@ def test_tuning_static_hyperparameter_over_2500_characters_is_refused(
         metrics=[{"name": "acc"}],
         tune={
             "objective": {"metric": "acc"},
+            "engine": "native",
             "parameters": {"lr": {"type": "float", "min": 0.1, "max": 1}},
         },
     )
     result = mlx("translate", spec, "--tune")
     assert result.exit_code == 1
-    assert result.stderr.startswith(
+    assert (
         "Error: `hyperparameters.blob` is 2501 characters once encoded; SageMaker allows at "
         "most 2500"
-    )
+    ) in result.stderr

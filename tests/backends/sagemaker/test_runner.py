@@ -46,6 +46,7 @@ print(f"loss={args.x if args.x is not None else args.lr!r}", flush=True)
 """
 TUNE = {
     "objective": {"metric": "loss", "goal": "minimize"},
+    "engine": "native",  # SageMaker's tuner: its trials start through the image's toolkit
     "algorithm": "random",
     "seed": 3,
     "max_trials": 2,

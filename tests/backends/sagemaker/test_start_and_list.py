@@ -53,7 +53,7 @@ def test_trials_that_ended_while_detached_keep_their_own_durations(
     mlx: Any, sm: AwsServer, tmp_path: Path
 ) -> None:
     lr = {"type": "float", "min": 0.1, "max": 1}
-    tune = {"objective": {"metric": "acc"}, "parameters": {"lr": lr}}
+    tune = {"objective": {"metric": "acc"}, "engine": "native", "parameters": {"lr": lr}}
     spec = sagemaker_spec(tmp_path, metrics=[{"name": "acc"}], tune=tune)
     job = started(mlx("tune", spec, "--detach").stderr)
     name = wait_for_request(sm, "CreateHyperParameterTuningJob")["HyperParameterTuningJobName"]
@@ -150,7 +150,9 @@ def test_a_starting_job_shows_its_instance_console_and_each_state_change(
     assert result.exit_code == 0, result.stderr
     job = started(result.stderr)
     lines = result.stderr.splitlines()
-    assert lines[1].startswith("Instance: ml.m5.xlarge: $") and " on-demand " in lines[1]
+    # What it can cost is said before the submit (mlx.catalog.cost.print_estimate).
+    assert lines[0].startswith("Instance: ml.m5.xlarge: $") and " on-demand; max $" in lines[0]
+    assert lines[1].startswith(f"Started {job} on sagemaker")
     assert lines[2] == (
         "Console: https://us-east-1.console.aws.amazon.com/sagemaker/home?region=us-east-1"
         f"#/jobs/{job}"

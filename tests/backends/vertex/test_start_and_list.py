@@ -39,7 +39,8 @@ def test_a_starting_job_shows_each_state_it_is_seen_in(mlx: Any, gcp: Gcp, tmp_p
     assert result.exit_code == 0, result.stderr
     lines = result.stderr.splitlines()
     job = json.loads(mlx("jobs", "--json").stdout)[0]
-    assert lines[1].startswith("Instance: ") and " on-demand " in lines[1]
+    assert lines[0].startswith("Instance: ") and " on-demand; max $" in lines[0]  # before submit
+    assert lines[1].startswith(f"Started {job['id']} on vertex")
     project, location, number = re.fullmatch(
         r"projects/([^/]+)/locations/([^/]+)/customJobs/(\d+)", job["native_id"]
     ).groups()  # type: ignore[union-attr]

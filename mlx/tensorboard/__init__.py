@@ -1,0 +1,1 @@
+"""``mlx tensorboard``: jobs' TensorBoard event files, copied incrementally and served."""
