@@ -82,9 +82,11 @@ def _play_start(gcp: Gcp, rpc: str, get: str) -> str:
 
     number, _job = gcp.wait_for_job(rpc)
     gcp.vertex.set_state(number, "JOB_STATE_PENDING")
-    asked = seen(len(gcp.vertex.requests(get)))  # mlx has seen it pending
+    seen(len(gcp.vertex.requests(get)))  # mlx has seen it pending
     gcp.vertex.set_state(number, "JOB_STATE_RUNNING")
-    seen(asked)  # and running
+    # Running seen: a look that arrived after the change (one counted before it, on its way
+    # while the state changed, may have been answered with the state before).
+    seen(len(gcp.vertex.requests(get)))
     return number
 
 
