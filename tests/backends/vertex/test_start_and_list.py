@@ -84,9 +84,9 @@ def _play_start(gcp: Gcp, rpc: str, get: str) -> str:
     gcp.vertex.set_state(number, "JOB_STATE_PENDING")
     seen(len(gcp.vertex.requests(get)))  # mlx has seen it pending
     gcp.vertex.set_state(number, "JOB_STATE_RUNNING")
-    # Running seen: a look that arrived after the change (one counted before it, on its way
-    # while the state changed, may have been answered with the state before).
-    seen(len(gcp.vertex.requests(get)))
+    # Running seen: two looks that arrived after the change (one on its way while the state
+    # changed may have been answered with the state before, and one status may take two).
+    seen(len(gcp.vertex.requests(get)) + 1)
     return number
 
 
