@@ -36,21 +36,6 @@ STATE_STYLE = {  # how a state is coloured wherever it is shown
 }
 
 
-def list_jobs(
-    store: Store,
-    provider: Optional[str],
-    states: list[str],
-    since: Optional[str],
-    limit: int,
-    as_json: bool,
-    tags: Optional[dict[str, str]] = None,
-    cost: bool = False,
-) -> None:
-    """Print the jobs the filters select (``mlx jobs``); ``cost`` adds what each cost."""
-    with _without_gc():
-        _list_jobs(store, provider, states, since, limit, as_json, tags, cost)
-
-
 @contextlib.contextmanager
 def _without_gc() -> Iterator[None]:
     """No cyclic garbage collection while a listing is built: its records, dicts and
@@ -65,16 +50,18 @@ def _without_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _list_jobs(
+@_without_gc()
+def list_jobs(
     store: Store,
     provider: Optional[str],
     states: list[str],
     since: Optional[str],
     limit: int,
     as_json: bool,
-    tags: Optional[dict[str, str]],
-    cost: bool,
+    tags: Optional[dict[str, str]] = None,
+    cost: bool = False,
 ) -> None:
+    """Print the jobs the filters select (``mlx jobs``); ``cost`` adds what each cost."""
     from mlx.flags import parse_since
 
     if provider:
