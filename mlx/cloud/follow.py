@@ -6,7 +6,9 @@ implements ``WindowSource.read``; this module owns everything around that:
 
 - the first read: the history from ``start``, or the newest ``--tail`` lines;
 - the poll loop, every ``Pacing.log_poll`` seconds (growing to ``log_max_poll`` while
-  nothing arrives, where the source wants that);
+  nothing arrives, where the source wants that); a source that reads in pages returns one
+  page per read while following and says it is ``behind``, and the poll reads on at once
+  (a new query from the newest line, which also takes in what arrived meanwhile);
 - overlapping windows: an entry can become visible after newer ones (ingestion is not
   ordered across nodes, and clocks differ), so each read starts ``log_overlap`` seconds
   before the previous read began, or at the newest entry shown if that is older; entries
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Generator, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Generator, Hashable, Iterator, Sequence
 from typing import Callable, ClassVar, NamedTuple, Optional
 
 from mlx.cloud.pacing import Pacing
@@ -46,10 +48,17 @@ class WindowSource(ABC):
     native entry into ``LogLine``\\s."""
 
     slow_when_idle: ClassVar[bool] = False  # poll less often while nothing arrives
+    # Set by a ``paged`` read that stopped with more entries waiting: read again at once.
+    behind: bool = False
 
     @abstractmethod
     def read(
-        self, start: float, end: Optional[float] = None, *, final: bool = False
+        self,
+        start: float,
+        end: Optional[float] = None,
+        *,
+        final: bool = False,
+        paged: bool = False,
     ) -> Iterator[Entry]:
         """Entries stamped in [start, end] (``end`` None: up to the newest), oldest first.
 
@@ -58,6 +67,9 @@ class WindowSource(ABC):
             end: seconds since the epoch, inclusive.
             final: the read after the job ended: nothing follows it, so return what is
                 still incomplete too (a last line without its newline).
+            paged: a source that reads in pages may stop after one page that got past
+                ``start``, setting ``behind``; ``follow`` then reads again from the newest
+                entry shown. Other sources ignore it.
         """
 
     def newest(self, count: int, start: float, window: float) -> list[Entry]:
@@ -130,20 +142,35 @@ class _Window:
         self.seen: dict[Hashable, float] = {}
 
     def read(self, source: WindowSource, *, final: bool = False) -> Generator[LogLine, None, bool]:
-        """Lines of the entries not shown yet; whether there were any."""
+        """Lines of the entries not shown yet, read on while the source is behind; whether
+        there were any."""
+        shown = False
+        while True:
+            shown = (yield from self._read_once(source, final=final)) or shown
+            if not source.behind:
+                return shown
+
+    def _read_once(self, source: WindowSource, *, final: bool) -> Generator[LogLine, None, bool]:
         began = time.time()
-        newest: Optional[float] = None
-        for count, entry in enumerate(self._fresh(source.read(self.start, final=final)), 1):
+        newest: Optional[float] = None  # of every entry returned: those shown before too
+        count = 0
+        for entry in source.read(self.start, final=final, paged=not final):
             newest = entry.time if newest is None else max(newest, entry.time)
+            if not self._fresh(entry):
+                continue
             yield from entry.lines
+            count += 1
             if count % _PRUNE_EVERY == 0:  # a long history: forget what cannot come back
                 self._forget(min(newest, began - self.pacing.log_overlap))
         if newest is None:
             return False
         # A line not visible yet when this read began is newer than (its start - overlap);
         # never past the newest line shown, though: the nodes' clocks may be behind ours.
-        self._advance(min(newest, began - self.pacing.log_overlap))
-        return True
+        # A page that stopped short holds every line older than its newest: the next read
+        # goes on from there (from the overlap, it could return the same page again).
+        overlap = 0.0 if source.behind else self.pacing.log_overlap
+        self._advance(min(newest, began - overlap))
+        return count > 0
 
     def tail(self, source: WindowSource, count: int) -> Iterator[LogLine]:
         """The last ``count`` lines; the next read starts at the newest of them."""
@@ -156,15 +183,16 @@ class _Window:
             self._advance(max(entry.time for entry in entries))
         return iter(lines[-count:] if count else [])
 
-    def _fresh(self, entries: Iterable[Entry]) -> Iterator[Entry]:
-        for entry in entries:
-            # Keyed entries older than the read's start may have been forgotten: a store
-            # whose times are coarser than ours can return them again.
-            if entry.key is not None and (entry.key in self.seen or entry.time < self.start):
-                continue
-            if entry.key is not None:
-                self.seen[entry.key] = entry.time
-            yield entry
+    def _fresh(self, entry: Entry) -> bool:
+        """Whether ``entry`` was not shown yet (it is remembered as shown now)."""
+        if entry.key is None:
+            return True
+        # Keyed entries older than the read's start may have been forgotten: a store
+        # whose times are coarser than ours can return them again.
+        if entry.key in self.seen or entry.time < self.start:
+            return False
+        self.seen[entry.key] = entry.time
+        return True
 
     def _advance(self, start: float) -> None:
         """Move the next read's start forward; keys older than it cannot come back."""

@@ -45,8 +45,9 @@ class Clock:
 class Store(WindowSource):
     """Entries by time window, like CloudWatch or Cloud Logging; counts what it returns."""
 
-    def __init__(self, slow_when_idle: bool = False) -> None:
+    def __init__(self, slow_when_idle: bool = False, page: Optional[int] = None) -> None:
         self.slow_when_idle = slow_when_idle  # type: ignore[misc]
+        self.page = page  # entries a paged read returns at most, like Cloud Logging's pages
         self.entries: list[Entry] = []
         self.reads: list[tuple[float, Optional[float], bool]] = []
         self.returned = 0
@@ -55,13 +56,24 @@ class Store(WindowSource):
         self.entries.append(Entry(key, when, (LogLine(when, key, 0),)))
 
     def read(
-        self, start: float, end: Optional[float] = None, *, final: bool = False
+        self,
+        start: float,
+        end: Optional[float] = None,
+        *,
+        final: bool = False,
+        paged: bool = False,
     ) -> Iterator[Entry]:
         self.reads.append((start, end, final))
-        for entry in sorted(self.entries, key=lambda e: e.time):
-            if entry.time >= start and (end is None or entry.time <= end):
-                self.returned += 1
-                yield entry
+        found = [
+            entry
+            for entry in sorted(self.entries, key=lambda e: e.time)
+            if entry.time >= start and (end is None or entry.time <= end)
+        ]
+        self.behind = bool(paged and self.page and len(found) > self.page)
+        if self.behind:
+            found = found[: self.page]
+        self.returned += len(found)
+        yield from found
 
 
 class Appended(WindowSource):
@@ -72,7 +84,12 @@ class Appended(WindowSource):
         self.finals: list[bool] = []
 
     def read(
-        self, start: float, end: Optional[float] = None, *, final: bool = False
+        self,
+        start: float,
+        end: Optional[float] = None,
+        *,
+        final: bool = False,
+        paged: bool = False,
     ) -> Iterator[Entry]:
         self.finals.append(final)
         new, self.pending = self.pending, []
@@ -117,6 +134,29 @@ def test_overlapping_windows_show_each_entry_once(clock: Clock) -> None:
     assert [final for _, _, final in store.reads] == [False, False, False, True]
     assert store.returned == 2 + 3 + 4 + 5
     assert clock.sleeps == [1.0, 1.0, 3.0]  # log_poll twice, then log_drain
+
+
+def test_a_paged_source_behind_is_read_again_at_once_from_the_newest_shown(
+    clock: Clock,
+) -> None:
+    """Cloud Logging's case: a poll whose entries fill more than a page reads on without
+    waiting, each read a new query from the newest entry shown."""
+    store = Store(page=2)
+    for key, when in [("a", 991.0), ("b", 992.0), ("c", 993.0), ("d", 994.0), ("e", 995.0)]:
+        store.add(key, when)
+    clock.on_sleep = [lambda: [store.add(k, t) for k, t in [("f", 996.0), ("g", 997.0)]]]
+    lines = texts(store, LogQuery(follow=True), ends_after(1))
+    assert lines == ["a", "b", "c", "d", "e", "f", "g"]
+    # History: a-b, then each read from the newest shown: b-c, c-d, d-e (whole: the
+    # window keeps its overlap). One sleep (log_poll), f and g arrive: d-e (shown: on from
+    # e), e-f, f-g (whole). The job ended: the last read, not paged, after log_drain.
+    assert [start for start, _, _ in store.reads] == [
+        *(900.0, 992.0, 993.0, 994.0),
+        *(994.0, 995.0, 996.0),
+        996.0,
+    ]
+    assert [final for _, _, final in store.reads] == [False] * 7 + [True]
+    assert clock.sleeps == [1.0, 3.0]
 
 
 def test_a_late_entry_inside_the_overlap_is_shown_once(clock: Clock) -> None:

@@ -334,9 +334,10 @@ class LoggingServer:
         self._requests: list[dict[str, Any]] = []
         self._changed = threading.Condition()
         self._insert_ids = 0
-        # Cleared by a test: a ListLogEntries asking for a next page waits until it is set.
-        self.next_pages = threading.Event()
-        self.next_pages.set()
+        # ``hold_after_first``: ListLogEntries requests after the next one wait for this.
+        self.released = threading.Event()
+        self.released.set()
+        self._held_requests = 0
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
         self._server.add_generic_rpc_handlers((self._handlers(),))
         self.port = self._server.add_insecure_port("127.0.0.1:0")
@@ -358,8 +359,15 @@ class LoggingServer:
             self.entries.clear()
             self._requests.clear()
             self._changed.notify_all()
-        self.next_pages.set()
+        self.released.set()
         self.plan.clear()
+
+    def hold_after_first(self) -> None:
+        """Answer the next ListLogEntries request; hold every later one (a next page, or a
+        new query) until ``released`` is set."""
+        with self._changed:
+            self._held_requests = 0
+            self.released.clear()
 
     def append(self, entries: Iterable[Union[LogEntry, Mapping[str, Any]]]) -> list[LogEntry]:
         """Add entries (``LogEntry`` or ``log_entry`` keyword dicts); wakes open tails."""
@@ -462,8 +470,12 @@ class LoggingServer:
         # Stable sort: entries with equal timestamps keep their insertion order.
         hits.sort(key=lambda e: e.timestamp, reverse=order.endswith("desc"))
         start = _decode_token(request.page_token, context)
-        if request.page_token:
-            self.next_pages.wait(timeout=60)
+        if not self.released.is_set():
+            with self._changed:
+                self._held_requests += 1
+                held = self._held_requests > 1
+            if held:
+                self.released.wait(timeout=60)
         end = start + (request.page_size or _DEFAULT_PAGE)
         token = _encode_token(end) if end < len(hits) else ""
         return ListLogEntriesResponse(entries=hits[start:end], next_page_token=token)

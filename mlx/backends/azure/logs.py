@@ -85,7 +85,12 @@ class LogReader(WindowSource):
         self._first = True
 
     def read(
-        self, start: float, end: Optional[float] = None, *, final: bool = False
+        self,
+        start: float,
+        end: Optional[float] = None,
+        *,
+        final: bool = False,
+        paged: bool = False,
     ) -> Iterator[Entry]:
         """Lines appended since the last read, merged by time within each round; ``final``
         also returns a last line that has no newline."""

@@ -70,7 +70,12 @@ class CloudWatchReader(WindowSource):
         self.prefix = prefix
 
     def read(
-        self, start: float, end: Optional[float] = None, *, final: bool = False
+        self,
+        start: float,
+        end: Optional[float] = None,
+        *,
+        final: bool = False,
+        paged: bool = False,
     ) -> Iterator[Entry]:
         for page in self.pages(math.floor(start * 1000), _ms(end)):
             for event in page:

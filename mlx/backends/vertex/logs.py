@@ -19,7 +19,9 @@ Following is ``mlx.cloud.follow``'s, with one filter for every replica: each pol
 ``timestamp >= `` the newest entry shown (``log_overlap`` is 0) and skips the entries at
 that timestamp it showed already by ``insertId`` — gcloud's own log streaming keeps the
 same position, a timestamp and the insert ids at it (google-cloud-sdk,
-command_lib/logs/stream.py ``LogPosition``) — so a poll pages only through what is new.
+command_lib/logs/stream.py ``LogPosition``) — so a poll pages only through what is new;
+a poll with more than a page to read goes on with a new query from the page's newest entry
+(``CloudLoggingReader.read``).
 Each request (each page) is taken from the project's read quota, ``entries.list``: 60
 requests a minute per project (https://cloud.google.com/logging/quotas#api-limits), shared
 with the other followers of this machine (``mlx.cloud.budget``): one follower polls about
@@ -80,16 +82,34 @@ class CloudLoggingReader(WindowSource):
         self.budget = budget
 
     def read(
-        self, start: float, end: Optional[float] = None, *, final: bool = False
+        self,
+        start: float,
+        end: Optional[float] = None,
+        *,
+        final: bool = False,
+        paged: bool = False,
     ) -> Iterator[Entry]:
-        for page in self._pages(start, end):
-            yield from map(_entry, page)
+        """``paged`` (following): one page, unless it did not get past ``start`` (a new
+        query would return it again; its token is followed). The next read is a new query
+        from the newest entry shown up to that moment, not this query's next page: the
+        token's query ends where it began, so a poll that needed two pages would make
+        every later poll need two (two turns of the quota each: seconds of lag at 64
+        replicas), while a new query also takes in what arrived meanwhile."""
+        self.behind = False
+        for page, token in self._pages(start, end):
+            newest = start
+            for entry in map(_entry, page):
+                newest = max(newest, entry.time)
+                yield entry
+            if paged and token and newest > start:
+                self.behind = True
+                return
 
     def newest(self, count: int, start: float, window: float) -> list[Entry]:
         """Newest first, in as few requests as ``count`` needs: Cloud Logging sorts and
         limits on its side."""
         found: list[Any] = []
-        for page in self._pages(start, order="timestamp desc", limit=count):
+        for page, _ in self._pages(start, order="timestamp desc", limit=count):
             found.extend(list(page)[: count - len(found)])  # a proto slice is not marshalled
             if len(found) >= count:
                 break
@@ -101,9 +121,9 @@ class CloudLoggingReader(WindowSource):
         end: Optional[float] = None,
         order: str = "timestamp asc",
         limit: Optional[int] = None,
-    ) -> Iterator[Sequence[Any]]:
-        """The pages of one query (``end`` None: up to now), each requested only once the
-        previous one was used."""
+    ) -> Iterator[tuple[Sequence[Any], str]]:
+        """The pages of one query (``end`` None: up to now) with their next page's token,
+        each requested only once the previous one was used."""
         self._take()  # first: "now" is when the quota lets the request go, not before
         bound = time.time() if end is None else end
         request = {
@@ -114,10 +134,11 @@ class CloudLoggingReader(WindowSource):
             "page_token": "",
         }
         while True:
-            entries, request["page_token"] = self.list_page(request)
-            yield entries
-            if not request["page_token"]:
+            entries, token = self.list_page(request)
+            yield entries, token
+            if not token:
                 return
+            request["page_token"] = token
             self._take()
 
     def _take(self) -> None:

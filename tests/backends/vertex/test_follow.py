@@ -123,11 +123,13 @@ def test_followers_of_one_project_share_its_read_quota(mlx: Any, gcp: Gcp, tmp_p
 def test_history_is_printed_before_its_last_page_is_read(
     mlx: Any, gcp: Gcp, tmp_path: Path
 ) -> None:
-    """The server holds back the second page until the first line reached the reader."""
+    """The server holds back the second request (the rest of the history, from the first
+    page's newest entry) until the first line reached the reader."""
     job, number = running_job(mlx, gcp, tmp_path, nodes=1)
     start = datetime.now(timezone.utc) - timedelta(minutes=2)
     gcp.log_lines(number, task(0), [f"line {i}" for i in range(1500)], start)  # two pages
-    gcp.logging.next_pages.clear()
+    gcp.logging.hold_after_first()
+    before = len(lists(gcp))
     child = follower(job, subprocess_env())
     try:
         assert child.stdout is not None
@@ -137,15 +139,34 @@ def test_history_is_printed_before_its_last_page_is_read(
         # would be missing from communicate(), which reads the pipe itself.
         first = os.read(child.stdout.fileno(), 1 << 20).decode()
         assert first.startswith("line 0\n"), first[:200]
-        # ...while the second page, asked for, is still held back by the server.
-        wait_until(lambda: any(r["page_token"] for r in lists(gcp)))
-        assert any(r["page_token"] for r in lists(gcp))
-        gcp.logging.next_pages.set()
+        # ...while the second request, made, is still held back by the server.
+        wait_until(lambda: len(lists(gcp)) >= before + 2)
+        assert len(lists(gcp)) >= before + 2
+        gcp.logging.released.set()
         gcp.vertex.set_state(number, "JOB_STATE_SUCCEEDED")
         out, err = child.communicate(timeout=120)
     finally:
-        gcp.logging.next_pages.set()
+        gcp.logging.released.set()
         child.kill()
     assert child.returncode == 0, err
     assert (first + out).splitlines() == [f"line {i}" for i in range(1500)]
     assert os.environ.get("MLX_PACING") == "fast"  # the follower polled fast, as in tests
+
+
+def test_a_read_past_one_page_goes_on_with_a_new_query_from_its_newest_entry(
+    mlx: Any, gcp: Gcp, tmp_path: Path
+) -> None:
+    """Not the page token: its query ends where the first page's began, so a poll that
+    needs two pages would make every later poll need two, each a turn of the quota."""
+    job, number = running_job(mlx, gcp, tmp_path, nodes=1)
+    start = datetime.now(timezone.utc) - timedelta(minutes=2)
+    gcp.log_lines(number, task(0), [f"line {i}" for i in range(1500)], start)  # 10 ms apart
+    before = len(lists(gcp))
+    gcp.vertex.set_state(number, "JOB_STATE_SUCCEEDED")
+    result = mlx("logs", job, "-f")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [f"line {i}" for i in range(1500)]  # each once
+    first, second = lists(gcp)[before : before + 2]
+    assert first["page_size"] == 1000 and not second["page_token"]
+    newest_of_page = (start + timedelta(milliseconds=10 * 999)).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    assert f'timestamp>="{newest_of_page}Z"' in second["filter"]
