@@ -44,15 +44,22 @@ class Run:
 
     def __init__(self, nodes: int, seconds: float) -> None:
         self.nodes, self.seconds = nodes, seconds
-        self.lags: list[float] = []
+        self.printed: list[tuple[str, float]] = []
         self.stop = threading.Event()
         self.done = False
 
     def follow(self, lines: Iterator[Any]) -> None:
         for line in lines:
-            text = line.text
-            if text.startswith("w "):
-                self.lags.append(time.time() - float(text.rsplit(" ", 1)[1]))
+            if line.text.startswith("w "):
+                self.printed.append((line.text, time.time()))
+
+    def lags(self, visible: dict[str, float]) -> list[float]:
+        """Printed - visible: the moment the store took the line (``visible``, from writers
+        in another process), else the time stamped in the line (writers in this one)."""
+        return sorted(
+            printed - visible.get(text, float(text.rsplit(" ", 1)[1]))
+            for text, printed in self.printed
+        )
 
     def write(self, append: Callable[[int, list[str], float], None]) -> None:
         tick = 0
@@ -74,7 +81,8 @@ def measure(cloud: str, nodes: int, seconds: float) -> dict[str, Any]:
     pacing = current(get(cloud).pacing)
     run = Run(nodes, seconds)
     setup = {"sagemaker": sagemaker, "vertex": vertex, "azure": azure}[cloud]
-    with setup(nodes) as (reader, append, calls):
+    context = setup(nodes)
+    with context as (reader, append, calls):
         query = LogQuery(follow=True)
         lines = follow(reader, query, lambda: run.done, pacing, start=time.time() - 60)
         reader_thread = threading.Thread(target=run.follow, args=(lines,), daemon=True)
@@ -89,7 +97,7 @@ def measure(cloud: str, nodes: int, seconds: float) -> dict[str, Any]:
         writer.join()
         run.done = True
         reader_thread.join(timeout=60)
-    lags = sorted(run.lags)
+    lags = run.lags(getattr(context, "visible", {}))
     return {
         "lines": len(lags),
         "median": statistics.median(lags) if lags else float("nan"),
@@ -191,7 +199,11 @@ class vertex:
 
 
 class azure:
-    """Append blobs in Azurite, one per rank, read through a recording proxy."""
+    """Append blobs in Azurite, one per rank, read through a recording proxy. The writers
+    run in a process of their own (``python bench/follow_lag.py --azure-writer``), as the
+    job's nodes do: 64 nodes append 320 times a second, and azure-core's CPU per append in
+    this process would slow the follower through the GIL. Each line is visible from the
+    moment its append returned there."""
 
     def __init__(self, nodes: int) -> None:
         from tests.emulators.azurite import AzuriteServer
@@ -202,8 +214,13 @@ class azure:
         self.container = self.azurite.create_container("bench")
         self.nodes = nodes
         self.budget: Any = None
+        self.writer: Any = None
+        self.visible: dict[str, float] = {}
 
     def __enter__(self) -> tuple[Any, Callable[..., None], Callable[[], int]]:
+        import json
+        import subprocess
+
         from azure.storage.blob import ContainerClient
 
         from mlx.backends.azure import logs
@@ -212,24 +229,25 @@ class azure:
 
         prefix = "ExperimentRun/dcid.bench/"
         direct = self.azurite.service_client().get_container_client(self.container)
-        blobs = []
-        for rank in range(self.nodes):
-            blob = direct.get_blob_client(f"{prefix}user_logs/std_log_process_{rank}.txt")
-            blob.create_append_blob()
-            blobs.append(blob)
-
-        pool = ThreadPoolExecutor(16)  # Azurite answers appends one at a time, slowly
+        names = [f"{prefix}user_logs/std_log_process_{rank}.txt" for rank in range(self.nodes)]
+        for name in names:
+            direct.get_blob_client(name).create_append_blob()
+        self.writer = subprocess.Popen(
+            [sys.executable, __file__, "--azure-writer"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.writer.stdin is not None
+        self.writer.stdin.write(
+            json.dumps([self.azurite.connection_string, self.container, names]) + "\n"
+        )
 
         def append(node: int, texts: list[str], now: float) -> None:
-            pending.append(
-                pool.submit(blobs[node].append_block, "".join(f"{t}\n" for t in texts).encode())
-            )
-            if node == self.nodes - 1:  # the tick's appends are all made
-                for future in pending:
-                    future.result()
-                pending.clear()
-
-        pending: list[Any] = []
+            assert self.writer.stdin is not None
+            self.writer.stdin.write(json.dumps([node, texts]) + "\n")
+            if node == self.nodes - 1:  # the tick's appends are all sent
+                self.writer.stdin.flush()
 
         url = self.azurite.connection_string.replace(
             f"http://127.0.0.1:{self.azurite.port}", self.proxy.url
@@ -247,10 +265,41 @@ class azure:
         return reader, append, lambda: len(self.proxy.requests)
 
     def __exit__(self, *exc: object) -> None:
+        import json
+
+        if self.writer is not None:
+            out, _ = self.writer.communicate(timeout=120)  # closes stdin: the writer ends
+            self.visible = json.loads(out)
         if self.budget is not None:
             self.budget.__exit__(None, None, None)
         self.proxy.stop()
         self.azurite.stop()
+
+
+def azure_writer() -> None:
+    """The Azure writers' process: appends what stdin asks for, 16 at a time (Azurite
+    answers appends one at a time, slowly); at the end, prints when each line became
+    visible (its append returned)."""
+    import json
+
+    from azure.storage.blob import ContainerClient
+
+    connection, container, names = json.loads(sys.stdin.readline())
+    client = ContainerClient.from_connection_string(connection, container)
+    blobs = [client.get_blob_client(name) for name in names]
+    visible: dict[str, float] = {}
+
+    def append(node: int, texts: list[str]) -> None:
+        blobs[node].append_block("".join(f"{t}\n" for t in texts).encode())
+        done = time.time()
+        for text in texts:
+            visible[text] = done
+
+    with ThreadPoolExecutor(16) as pool:
+        for line in sys.stdin:
+            node, texts = json.loads(line)
+            pool.submit(append, node, texts)
+    print(json.dumps(visible))
 
 
 def indexed_logging_server() -> Any:
@@ -302,6 +351,8 @@ def indexed_logging_server() -> Any:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--azure-writer"]:
+        return azure_writer()
     parser = argparse.ArgumentParser()
     parser.add_argument("--clouds", default="sagemaker,vertex,azure")
     parser.add_argument("--nodes", default="1,8,64")

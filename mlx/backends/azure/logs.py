@@ -126,7 +126,11 @@ class LogReader(WindowSource):
             share = max(MIN_PART, ROUND_BYTES // len(due))
             self._spend(len(due))
             texts = _parallel(functools.partial(self._read_part, most=share), due)
-            yield list(merge_by_time(lines(b, w, got) for (b, w), got in zip(due, texts)))
+            if first:  # the history: each blob's lines carry its time; merge them
+                yield list(merge_by_time(lines(b, w, got) for (b, w), got in zip(due, texts)))
+            else:  # all stamped now: in rank order, each blob's as soon as it is read
+                for (b, w), got in zip(due, texts):
+                    yield lines(b, w, got)
         if final:
             rests = [(b, w, self._partial.pop(b.key, b"")) for b, w in blobs]
             yield [
@@ -170,9 +174,11 @@ class LogReader(WindowSource):
 def _parallel(
     read: Callable[[ObjectInfo], list[str]],
     blobs: list[tuple[ObjectInfo, Place]],
-) -> list[list[str]]:
-    """``read`` of each blob, ``FETCHERS`` at a time (one blob: no thread)."""
+) -> Iterator[list[str]]:
+    """``read`` of each blob, ``FETCHERS`` at a time (one blob: no thread), in order, each
+    as soon as it and those before it are read."""
     if len(blobs) <= 1:
-        return [read(blob) for blob, _ in blobs]
+        yield from (read(blob) for blob, _ in blobs)
+        return
     with ThreadPoolExecutor(min(FETCHERS, len(blobs))) as pool:
-        return list(pool.map(read, [blob for blob, _ in blobs]))
+        yield from pool.map(read, [blob for blob, _ in blobs])
