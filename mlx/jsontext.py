@@ -48,7 +48,8 @@ def dumps_rows(rows: list[dict[str, Any]]) -> str:
     heads = [
         ("," if n else "") + f"\n    {encode_basestring_ascii(k)}: " for n, k in enumerate(keys)
     ]
-    get = _SCALARS.get
+    # Values of the rows' own keys sit at level 2; their dicts (metrics, tags) are common.
+    get = {**_SCALARS, dict: lambda value: _object(value, 2)}.get
     texts = []
     for row in rows:
         if not isinstance(row, dict) or tuple(row) != keys:
@@ -73,15 +74,17 @@ def _float(value: float) -> str:
 def _object(value: dict[Any, Any], level: int) -> str:
     if not value:
         return "{}"
-    if not all(type(key) is str for key in value):
-        return _reindent(json.dumps(value, indent=2, default=str), level)
     inner = "\n" + _INDENT * (level + 1)
     get = _SCALARS.get
-    items = [
-        f"{encode_basestring_ascii(k)}: "
-        + (scalar(v) if (scalar := get(type(v))) is not None else dumps(v, level + 1))
-        for k, v in value.items()
-    ]
+    try:
+        items = [
+            encode_basestring_ascii(k)
+            + ": "
+            + (scalar(v) if (scalar := get(type(v))) is not None else dumps(v, level + 1))
+            for k, v in value.items()
+        ]
+    except TypeError:  # a key that is not a string: json.dumps turns it into one
+        return _reindent(json.dumps(value, indent=2, default=str), level)
     return "{" + inner + ("," + inner).join(items) + "\n" + _INDENT * level + "}"
 
 

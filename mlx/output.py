@@ -3,7 +3,7 @@ shown (node prefix, optional time)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import time
 from typing import Any, Optional
 
 from mlx.model import JobRecord, LogLine
@@ -16,7 +16,7 @@ def record_json(record: JobRecord) -> dict[str, Any]:
         "name": record.name,
         "provider": record.provider,
         "rehearsal": record.rehearsal,  # the runtime of a --rehearse job, else null
-        "kind": record.kind,
+        "kind": record.kind.value,
         "state": record.state.value,
         "native_id": record.native_id,
         "message": record.message,
@@ -33,9 +33,9 @@ def record_json(record: JobRecord) -> dict[str, Any]:
 def _iso(value: Optional[float]) -> Optional[str]:
     if value is None:
         return None
-    # datetime is imported with the module: an import statement here, run twice per job,
-    # was a third of a 100,000-job `jobs --json`.
-    return datetime.fromtimestamp(value, timezone.utc).isoformat(timespec="seconds")
+    # What datetime.fromtimestamp(value, timezone.utc).isoformat(timespec="seconds") says,
+    # in half the time: it runs twice per job of a 100,000-job `jobs --json`.
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(value))
 
 
 def format_line(line: LogLine, multi_node: bool, timestamps: bool = False) -> str:
