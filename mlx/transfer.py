@@ -284,6 +284,7 @@ class _Batch:
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.parts: set[Path] = set()
+        self.folders: set[Path] = set()  # made already (by this pull)
 
     def advance(self, n: int) -> None:
         if self.stopping.is_set():
@@ -292,24 +293,34 @@ class _Batch:
             self._advance(n)
 
     def fetch(self, artifact: Artifact, target: Path) -> str:
+        # Few system calls per file: with ten threads on two cores each one can wait for
+        # the GIL on its way back (100 small files: ~5 ms a file went there).
         part = part_path(target)
         with self.lock:
             self.parts.add(part)
+            new_folder = target.parent not in self.folders
+            self.folders.add(target.parent)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            part.touch()  # a name too long, a read-only dir: said before any byte is fetched
+            if new_folder:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            # A name too long, a read-only dir: said before any byte is fetched.
+            os.close(os.open(part, os.O_WRONLY | os.O_CREAT, 0o644))
         except OSError as e:
             with self.lock:
                 self.parts.discard(part)
+                self.folders.discard(target.parent)
             raise write_error(target, e) from e
+        placed = False
         try:
             self.download(artifact, part, self.advance)
             verify(part, artifact, self.local_checksum)
             os.replace(part, target)
+            placed = True
         except OSError as e:
             raise write_error(target, e) from e
         finally:
-            part.unlink(missing_ok=True)
+            if not placed:
+                part.unlink(missing_ok=True)
             with self.lock:
                 self.parts.discard(part)
         return artifact.path

@@ -124,6 +124,22 @@ def local_files(source: Path, *, code: bool = False) -> Iterator[tuple[str, Path
     yield from code_files(source) if code else plain_files(source)
 
 
+# Checksums computed while a file was downloaded (``keep_digest``), for the store's
+# ``local_checksum`` to take instead of reading the file again. Keyed by the part file's
+# path: unique to one process and thread (``mlx.transfer.part_path``).
+_downloaded: dict[Path, str] = {}
+
+
+def keep_digest(path: Path, value: str) -> None:
+    """Remember ``path``'s checksum, computed as its bytes were written."""
+    _downloaded[path] = value
+
+
+def take_digest(path: Path) -> Optional[str]:
+    """The checksum kept for ``path`` (forgotten once taken), or None."""
+    return _downloaded.pop(path, None)
+
+
 def file_digest(path: Path, hasher: Any) -> bytes:
     """``hasher`` fed with ``path``'s bytes, 1 MiB at a time; its digest."""
     with open(path, "rb") as f:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any, Optional
 
 from mlx.backends.azure.clients import azure_errors
-from mlx.cloud.objects import ObjectInfo, file_digest
+from mlx.cloud.objects import ObjectInfo, file_digest, keep_digest, take_digest
 from mlx.model import Progress
 
 
@@ -111,16 +111,19 @@ class BlobStore:
             return True
 
         def whole() -> None:
+            digest = hashlib.md5()  # as the bytes arrive: no second read for the check
             with azure_errors(what), open(target, "wb") as out:
                 for chunk in self.container.download_blob(key).chunks():
                     out.write(chunk)
+                    digest.update(chunk)
                     progress(len(chunk))
+            keep_digest(target, digest.hexdigest())
 
         parts.run(whole)
         return True
 
     def local_checksum(self, path: Path, checksum: str) -> Optional[str]:
-        return local_md5(path)
+        return take_digest(path) or local_md5(path)
 
 
 class _PartReader:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any, Optional
 
 from mlx.backends.sagemaker.clients import as_mlx_error, aws_errors, is_not_found
-from mlx.cloud.objects import ObjectInfo, file_digest
+from mlx.cloud.objects import ObjectInfo, file_digest, keep_digest, take_digest
 from mlx.errors import BackendError
 from mlx.model import Progress
 
@@ -146,12 +146,12 @@ class S3Store:
                 part_digests=found,
             )  # fmt: skip
             joined = hashlib.md5(b"".join(found)).hexdigest()
-            _COMPUTED[target] = f"{joined}-{len(found)}"  # for local_etag, which checks next
+            keep_digest(target, f"{joined}-{len(found)}")  # for local_etag, which checks next
         else:
             digest = etag_digest(checksum, size)
             parts.download(read, size, target, progress, version=checksum, digest=digest)
             if digest is not None:
-                _COMPUTED[target] = digest.hexdigest()
+                keep_digest(target, digest.hexdigest())
         return etag_is_digest(seen[0]) if seen else True
 
     def _whole(
@@ -287,9 +287,6 @@ def etag_is_digest(response: dict[str, Any]) -> bool:
 
 # ETags computed while a download's parts arrived, by the part file's path: read once by
 # the check that follows the download (``local_etag``).
-_COMPUTED: dict[Path, str] = {}
-
-
 class MultipartEtag:
     """The ETag of a multipart upload of ``part_size`` parts, fed the bytes in order."""
 
@@ -338,7 +335,7 @@ def local_etag(path: Path, etag: str) -> Optional[str]:
     multipart one (``<md5 of part md5s>-<parts>``) the part size is not recorded, so the
     common sizes that give that many parts are tried. One computed while the file was
     downloaded is taken when it matches (else the file is read again, every size tried)."""
-    if _COMPUTED.pop(path, None) == etag:
+    if take_digest(path) == etag:
         return etag
     if "-" not in etag:
         return file_digest(path, hashlib.md5()).hex()
