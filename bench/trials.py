@@ -84,9 +84,12 @@ def tune_span(trials: int, env: dict[str, str]) -> float:
     return float(last - first)
 
 
-def bootstrap_argv(root: Path, metrics: bool, may_exec: bool = True) -> list[str]:
-    """The bootstrap as the local supervisor starts it, with a config of its own."""
-    from mlx.bootstrap_package import bootstrap_path
+def bootstrap_argv(
+    root: Path, metrics: bool, may_exec: bool = True, *, zipapp: bool = False
+) -> list[str]:
+    """The bootstrap as the local supervisor starts it (unpacked and compiled), with a
+    config of its own; ``zipapp``: from the zipapp, as local jobs ran it before."""
+    from mlx.bootstrap_package import bootstrap_path, unpacked_bootstrap
 
     config = {
         "job_id": "bench",
@@ -101,8 +104,8 @@ def bootstrap_argv(root: Path, metrics: bool, may_exec: bool = True) -> list[str
     }
     path = root / f"config-{metrics}-{may_exec}.json"
     path.write_text(json.dumps(config))
-    zipapp = bootstrap_path(root / "cache")
-    return [sys.executable, "-S", str(zipapp), "--config", str(path), "--", sys.executable]
+    code = bootstrap_path(root / "cache") if zipapp else unpacked_bootstrap(root / "cache")
+    return [sys.executable, "-S", str(code), "--config", str(path), "--", sys.executable]
 
 
 CHATTY = """\
@@ -162,6 +165,9 @@ def main() -> None:
         ),
         "xargs -P4 bootstrap, one metric (reads output)": lambda: xargs(
             [*bootstrap_argv(root, True), "script.py"], args.trials, env, root
+        ),
+        "xargs -P4 bootstrap from the zipapp, one metric (before)": lambda: xargs(
+            [*bootstrap_argv(root, True, zipapp=True), "script.py"], args.trials, env, root
         ),
     }
     for case in cases.values():  # warm-up: bytecode caches, the zipapp

@@ -36,7 +36,7 @@ from mlx.backends.base import Backend
 from mlx.backends.common import masked_secrets, resolve_secrets, runtime_config
 from mlx.backends.local import sandboxed
 from mlx.backends.local.run import CANCEL_MARKER, read_metrics, stop_orphaned_nodes
-from mlx.bootstrap_package import bootstrap_path
+from mlx.bootstrap_package import unpacked_bootstrap
 from mlx.errors import BackendError, BackendUnavailable, SpecError
 from mlx.logfiles import (
     LogTailer,
@@ -124,7 +124,7 @@ class LocalBackend(Backend):
             may_exec=True,  # the supervisor reads a signal's exit as 128+N (bootstrap.may_exec)
             **self._requirements(spec, job_dir),
         )
-        bootstrap = bootstrap_path(self.home / "cache", write=write)
+        bootstrap = unpacked_bootstrap(self.home / "cache", write=write)
         return {
             "job_id": job_id,
             "job_dir": str(job_dir),
