@@ -132,6 +132,7 @@ class LocalBackend(Backend):
             "code_source": str(spec.code_dir() or spec.base_dir),
             "workdir": workdir,
             "nodes": spec.resources.nodes,
+            "bootstrap_code": str(bootstrap),  # the folder ``bootstrap`` runs
             "bootstrap": [
                 sys.executable,
                 # The bootstrap needs only the standard library: -S skips site-packages'

@@ -82,7 +82,7 @@ def start_node(
 def _own_paths(plan: dict[str, Any]) -> dict[str, Path]:
     """The job's folders and files, writable at their own paths inside the sandbox."""
     paths = [plan["job_dir"], plan["workdir"], *(plan["runtime"].get("inputs") or {}).values()]
-    paths += [arg for arg in plan["bootstrap"] if arg.endswith(".pyz")]
+    paths += [plan["bootstrap_code"]] if plan.get("bootstrap_code") else []
     return {str(path): Path(path) for path in paths if Path(path).exists()}
 
 
