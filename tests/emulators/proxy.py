@@ -48,6 +48,9 @@ class FaultProxy:
         self.plan = plan or FaultPlan()
         self.operation = operation
         self.requests: list[RecordedRequest] = []
+        self.most_in_flight = 0  # requests forwarded at once, at the most
+        self._in_flight = 0
+        self._counting = threading.Lock()
         self._server = QuietHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread: Optional[threading.Thread] = None
@@ -106,7 +109,14 @@ class FaultProxy:
             return
         if fault and fault.kind == "slow":
             time.sleep(fault.delay)
-        status, reason, out_headers, payload = self._forward(handler, headers, body)
+        with self._counting:
+            self._in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self._in_flight)
+        try:
+            status, reason, out_headers, payload = self._forward(handler, headers, body)
+        finally:
+            with self._counting:
+                self._in_flight -= 1
         if fault and fault.kind == "corrupt" and status < 300:
             payload = corrupted(payload)
         handler.send_response(status, reason)

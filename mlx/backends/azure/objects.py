@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Optional
@@ -37,16 +38,24 @@ class BlobStore:
     def put_file(self, key: str, path: Path, progress: Optional[Progress] = None) -> None:
         # progress_hook: "a callback to track the progress of a long running upload",
         # called with the bytes sent so far and the total (azure-storage-blob
-        # ContainerClient.upload_blob, 12.10+): mlx's progress takes the difference.
+        # ContainerClient.upload_blob, 12.10+): mlx's progress takes the difference. Over
+        # max_single_put_size (64 MiB) the SDK sends blocks, max_concurrency at once, and
+        # calls the hook from each sending thread (outside its own lock): hence ours.
+        from mlx.cloud import parts
+
         sent = [0]
+        lock = threading.Lock()
 
         def hook(current: int, total: Optional[int]) -> None:
-            if progress is not None and current > sent[0]:
-                progress(current - sent[0])
-                sent[0] = current
+            with lock:
+                if progress is not None and current > sent[0]:
+                    progress(current - sent[0])
+                    sent[0] = current
 
         with azure_errors(f"uploading {path} to {key}"), open(path, "rb") as data:
-            self.container.upload_blob(key, data, overwrite=True, progress_hook=hook)
+            self.container.upload_blob(
+                key, data, overwrite=True, progress_hook=hook, max_concurrency=parts.concurrency()
+            )
 
     def put_bytes(self, key: str, data: bytes) -> None:
         with azure_errors(f"uploading {key}"):
