@@ -284,7 +284,7 @@ class _Batch:
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.parts: set[Path] = set()
-        self.folders: set[Path] = set()  # made already (by this pull)
+        self.folders: set[Path] = set()  # made already by this pull (a set's add is atomic)
 
     def advance(self, n: int) -> None:
         if self.stopping.is_set():
@@ -298,17 +298,15 @@ class _Batch:
         part = part_path(target)
         with self.lock:
             self.parts.add(part)
-            new_folder = target.parent not in self.folders
-            self.folders.add(target.parent)
         try:
-            if new_folder:
+            if target.parent not in self.folders:  # only folders made already are in it
                 target.parent.mkdir(parents=True, exist_ok=True)
+                self.folders.add(target.parent)
             # A name too long, a read-only dir: said before any byte is fetched.
             os.close(os.open(part, os.O_WRONLY | os.O_CREAT, 0o644))
         except OSError as e:
             with self.lock:
                 self.parts.discard(part)
-                self.folders.discard(target.parent)
             raise write_error(target, e) from e
         placed = False
         try:

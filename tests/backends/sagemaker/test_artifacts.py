@@ -46,9 +46,9 @@ def test_listing_uses_neutral_names_and_skips_files_already_pulled(
     key = f"mlx/{job}/checkpoints/big.bin"
     sm.client("s3").upload_file(str(path), BUCKET, key, Config=config)
     dest = tmp_path / "pulled"
-    first = json.loads(
-        mlx("pull-artifacts", job, "-i", "checkpoints", "--dest", dest, "--json").stdout
-    )
+    pulled = mlx("pull-artifacts", job, "-i", "checkpoints", "--dest", dest, "--json")
+    assert pulled.exit_code == 0, pulled.stderr
+    first = json.loads(pulled.stdout)
     assert first["downloaded"] == ["checkpoints/big.bin", "checkpoints/step-1.pt"]
     assert (dest / "checkpoints" / "big.bin").read_bytes() == big
     again = json.loads(
