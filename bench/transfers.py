@@ -265,6 +265,19 @@ def azure_rows(args: argparse.Namespace, scratch: Path) -> list[Row]:
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(one, range(args.azure_files)))
 
+    def sdk_many_checked() -> None:
+        """The SDK's own check: validate_content=True has the service send each range's
+        MD5 and compares it (azure-storage-blob ``download_blob``)."""
+        dest = _fresh(scratch / "az-sdk-many-checked")
+
+        def one(i: int) -> None:
+            with open(dest / f"f{i:03}.bin", "wb") as out:
+                blob = sdk.download_blob(f"many/f{i:03}.bin", validate_content=True)
+                blob.readinto(out)
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(one, range(args.azure_files)))
+
     one = (sdk_one, lambda: mlx_pull(store, "one/", _fresh(scratch / "az-mlx")))
     many = (sdk_many, lambda: mlx_pull(store, "many/", _fresh(scratch / "az-mlx-many")))
     try:
@@ -273,6 +286,12 @@ def azure_rows(args: argparse.Namespace, scratch: Path) -> list[Row]:
         return [
             _row(f"Azure, one {args.azure_mb} MB file", sdk_one_name, one, args.repeat),
             _row(f"Azure, {args.azure_files} × 1 MB", sdk_many_name, many, args.repeat),
+            _row(
+                f"Azure, {args.azure_files} × 1 MB, both checking (a diagnostic)",
+                "`download_blob(validate_content=True).readinto` in a pool of 8",
+                (sdk_many_checked, many[1]),
+                args.repeat,
+            ),
         ]
     finally:
         throttle.stop()
