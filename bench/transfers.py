@@ -255,25 +255,14 @@ def azure_rows(args: argparse.Namespace, scratch: Path) -> list[Row]:
         with open(_fresh(scratch / "az-sdk") / "b", "wb") as out:
             sdk.download_blob("one/big.bin", max_concurrency=4).readinto(out)
 
-    def sdk_many() -> None:
-        dest = _fresh(scratch / "az-sdk-many")
+    def sdk_many(checked: bool = False) -> None:
+        """``checked``: the SDK's own check, validate_content=True, has the service send
+        each range's MD5 and compares it (azure-storage-blob ``download_blob``)."""
+        dest = _fresh(scratch / f"az-sdk-many-{checked}")
 
         def one(i: int) -> None:
             with open(dest / f"f{i:03}.bin", "wb") as out:
-                sdk.download_blob(f"many/f{i:03}.bin").readinto(out)
-
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(one, range(args.azure_files)))
-
-    def sdk_many_checked() -> None:
-        """The SDK's own check: validate_content=True has the service send each range's
-        MD5 and compares it (azure-storage-blob ``download_blob``)."""
-        dest = _fresh(scratch / "az-sdk-many-checked")
-
-        def one(i: int) -> None:
-            with open(dest / f"f{i:03}.bin", "wb") as out:
-                blob = sdk.download_blob(f"many/f{i:03}.bin", validate_content=True)
-                blob.readinto(out)
+                sdk.download_blob(f"many/f{i:03}.bin", validate_content=checked).readinto(out)
 
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(one, range(args.azure_files)))
@@ -289,7 +278,7 @@ def azure_rows(args: argparse.Namespace, scratch: Path) -> list[Row]:
             _row(
                 f"Azure, {args.azure_files} × 1 MB, both checking (a diagnostic)",
                 "`download_blob(validate_content=True).readinto` in a pool of 8",
-                (sdk_many_checked, many[1]),
+                (lambda: sdk_many(checked=True), many[1]),
                 args.repeat,
             ),
         ]

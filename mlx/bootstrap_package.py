@@ -62,11 +62,15 @@ def _module_files(module: str) -> dict[str, bytes]:
     return files
 
 
+def _cached_name(data: bytes) -> str:
+    """The name of the zipapp ``data`` in a cache: its digest (plus ``.pyz``, or unpacked)."""
+    return f"mlx-bootstrap-{hashlib.sha256(data).hexdigest()[:16]}"
+
+
 def bootstrap_path(cache_dir: Path, *, write: bool = True) -> Path:
     """The zipapp in ``cache_dir``, written atomically the first time it is needed."""
     data = bootstrap_bytes()
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    path = cache_dir / f"mlx-bootstrap-{digest}.pyz"
+    path = cache_dir / f"{_cached_name(data)}.pyz"
     if write and not path.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -86,7 +90,7 @@ def unpacked_bootstrap(cache_dir: Path, *, write: bool = True) -> Path:
     zipapp's digest, so it holds exactly the zipapp's files.
     """
     data = bootstrap_bytes()
-    folder = cache_dir / f"mlx-bootstrap-{hashlib.sha256(data).hexdigest()[:16]}"
+    folder = cache_dir / _cached_name(data)
     if write and not (folder / "__main__.py").is_file():
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = cache_dir / f".{folder.name}.tmp{os.getpid()}"

@@ -285,8 +285,6 @@ def etag_is_digest(response: dict[str, Any]) -> bool:
     return not kms and not response.get("SSECustomerAlgorithm")
 
 
-# ETags computed while a download's parts arrived, by the part file's path: read once by
-# the check that follows the download (``local_etag``).
 class MultipartEtag:
     """The ETag of a multipart upload of ``part_size`` parts, fed the bytes in order."""
 
