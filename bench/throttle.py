@@ -8,6 +8,10 @@ at most ``rate`` bytes a second, so a client that opens more connections (ranged
 goes faster, as it would against a cloud. Bytes are moved with ``os.splice`` through a
 pipe (no copy into Python) in slices of ``SLICE`` bytes, each followed by the wait that
 keeps the connection at ``rate``; the proxy itself needs little CPU.
+
+It runs in a process of its own, as a network path would: in the measured process its
+threads would wait for the client's GIL between slices, and a client that spends more time
+in Python would see its own bytes arrive later.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from typing import Optional
@@ -23,6 +29,38 @@ SLICE = 256 << 10
 
 
 class Throttle:
+    """The proxy in a child process (``python throttle.py HOST PORT RATE``), stopped by
+    ``stop``: the child serves until its standard input closes."""
+
+    def __init__(self, upstream: tuple[str, int], rate: float) -> None:
+        self.upstream, self.rate = upstream, rate
+        self.port = 0
+        self._child: Optional[subprocess.Popen[str]] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Throttle:
+        host, port = self.upstream
+        self._child = subprocess.Popen(
+            [sys.executable, __file__, host, str(port), repr(self.rate)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._child.stdout is not None
+        self.port = int(self._child.stdout.readline())
+        return self
+
+    def stop(self) -> None:
+        if self._child is not None:
+            assert self._child.stdin is not None
+            self._child.stdin.close()
+            self._child.wait(10)
+
+
+class _Proxy:
     """Accepts on a free port; each connection gets its own upstream connection."""
 
     def __init__(self, upstream: tuple[str, int], rate: float) -> None:
@@ -37,7 +75,7 @@ class Throttle:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> Throttle:
+    def start(self) -> _Proxy:
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
         return self
@@ -86,3 +124,15 @@ class Throttle:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
+
+
+def main() -> None:
+    host, port, rate = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    proxy = _Proxy((host, port), rate).start()
+    print(proxy.port, flush=True)
+    sys.stdin.read()  # until the parent closes it, or exits
+    proxy.stop()
+
+
+if __name__ == "__main__":
+    main()
