@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Literal, Optional
 
-FaultKind = Literal["throttle", "error", "slow", "reset", "corrupt"]
+FaultKind = Literal["throttle", "error", "slow", "reset", "short", "corrupt"]
 
 
 @dataclass
@@ -29,7 +29,10 @@ class Fault:
     status: int = 503  # for throttle (default 429 where the protocol has it) and error
     times: int = 1
     delay: float = 0.0  # for slow: seconds to wait before answering normally
-    after_bytes: int = 0  # for reset: bytes of the body sent before the connection drops
+    # For reset and short: bytes of the body sent before the connection drops (reset: RST,
+    # which may discard what the client has not read yet; short: an orderly close, so the
+    # client reads those bytes and then finds the body shorter than its Content-Length).
+    after_bytes: int = 0
     at: int = 0  # for corrupt: which byte of the body is flipped (negative: from the end)
     # For error: the provider's error code and message (e.g. a validation error that
     # echoes a value back); each server uses its usual ones when not given.

@@ -127,10 +127,13 @@ class FaultProxy:
         handler.end_headers()
         if handler.command == "HEAD":
             return
-        if fault and fault.kind == "reset":
+        if fault and fault.kind in ("reset", "short"):
             handler.wfile.write(payload[: fault.after_bytes])
             handler.wfile.flush()
-            _reset(handler)
+            if fault.kind == "reset":
+                _reset(handler)
+            else:
+                handler.close_connection = True
             return
         handler.wfile.write(payload)
 

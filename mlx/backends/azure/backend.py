@@ -88,19 +88,22 @@ class AzureBackend(Backend):
 
     def _blobs(self, record: JobRecord, datastore: str) -> BlobStore:
         """``datastore``'s blobs for ``record``: through the endpoints recorded at submit
-        (no azure-ai-ml: ``direct``), else through ``container``."""
+        (no azure-ai-ml: ``direct``), else through ``container``. Made once, as the
+        clients are: its plain GETs keep their connections (``blob_get``)."""
         workspace = Workspace.from_location(record.location)
         found = direct.recorded(record, datastore)
+        pacing, env = self.pacing, environment(*_ENVIRONMENT)
         if found is None:
-            return BlobStore(self.container(workspace, datastore))
-        store, pacing = found["stores"][datastore], self.pacing
-        key = ("blobs", workspace, datastore, repr(store), pacing, environment(*_ENVIRONMENT))
+            key: tuple[Any, ...] = ("blobs", workspace, datastore, pacing, env)
+            return self._clients.get(key, lambda: BlobStore(self.container(workspace, datastore)))
+        store = found["stores"][datastore]
+        key = ("recorded blobs", workspace, datastore, repr(store), pacing, env)
 
-        def make() -> Any:
+        def make() -> BlobStore:
             arm = self._rest(found["arm"], found["arm_scopes"])
-            return direct.container(arm, workspace, datastore, store, pacing)
+            return BlobStore(direct.container(arm, workspace, datastore, store, pacing))
 
-        return BlobStore(self._clients.get(key, make))
+        return self._clients.get(key, make)
 
     def _rest(self, base_url: str, scopes: list[str]) -> Any:
         """An azure-core pipeline client for ``base_url`` (``direct``), made once."""

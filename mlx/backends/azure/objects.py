@@ -26,7 +26,10 @@ class BlobStore:
     parallel = 8
 
     def __init__(self, container: Any) -> None:
+        from mlx.backends.azure.blob_get import BlobGets
+
         self.container = container
+        self.gets = BlobGets(container)
 
     def uri(self, key: str) -> str:
         return key
@@ -104,8 +107,9 @@ class BlobStore:
         size: Optional[int] = None,
     ) -> bool:
         """Write the blob to ``target``: in parallel ranged parts when its listed ``size``
-        is over one part (``mlx.cloud.parts``), else in one GET; ``mlx.transfer`` checks
-        the MD5, when the blob has one, before the rename.
+        is over one part (``mlx.cloud.parts``), else in one GET, a plain one where it can
+        (``blob_get``); ``mlx.transfer`` checks the MD5, when the blob has one, before the
+        rename.
 
         Not ``download_blob(max_concurrency=N).chunks()``: ``chunks()`` fetches its
         ranges one after another whatever ``max_concurrency`` says (azure-storage-blob
@@ -120,19 +124,39 @@ class BlobStore:
             return True
 
         def whole() -> None:
-            digest = hashlib.md5()  # as the bytes arrive: no second read for the check
             with azure_errors(what), open(target, "wb") as out:
-                for chunk in self.container.download_blob(key).chunks():
-                    out.write(chunk)
-                    digest.update(chunk)
-                    progress(len(chunk))
+                digest = self._plain(key, out, progress)
+                if digest is None:  # the SDK's way: its retries, its errors
+                    out.seek(0)
+                    out.truncate()
+                    digest = hashlib.md5()
+                    for chunk in self.container.download_blob(key).chunks():
+                        out.write(chunk)
+                        digest.update(chunk)
+                        progress(len(chunk))
             keep_digest(target, digest.hexdigest())
 
         parts.run(whole)
         return True
 
+    def _plain(self, key: str, out: IO[bytes], progress: Progress) -> Optional[Any]:
+        """The blob through one plain GET (``blob_get``), MD5 fed as its bytes arrive (no
+        second read for the check); None when the SDK must fetch it, its bytes uncounted."""
+        digest, fed = hashlib.md5(), [0]
+
+        def feed(chunk: bytes) -> None:
+            digest.update(chunk)
+            progress(len(chunk))
+            fed[0] += len(chunk)
+
+        if self.gets.fetch(key, out, feed):
+            return digest
+        if fed[0]:
+            progress(-fed[0])  # the SDK's download counts them again
+        return None
+
     def local_checksum(self, path: Path, checksum: str) -> Optional[str]:
-        return take_digest(path) or local_md5(path)
+        return local_md5(path)
 
 
 class _PartReader:
@@ -169,4 +193,5 @@ def md5_hex(value: Optional[bytes]) -> Optional[str]:
 
 
 def local_md5(path: Path) -> str:
-    return file_digest(path, hashlib.md5()).hex()
+    """``path``'s MD5 (hex): the one computed as a download wrote it, else read anew."""
+    return take_digest(path) or file_digest(path, hashlib.md5()).hex()
