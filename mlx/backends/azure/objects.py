@@ -1,5 +1,6 @@
 """One Azure Blob container as an ``mlx.cloud.objects.ObjectStore``, through an
-azure-storage-blob ``ContainerClient`` (``clients.container_client``: its retry policy).
+azure-storage-blob ``ContainerClient`` (``clients.container_client``: its retry policy);
+a file of one part is fetched by a plain GET where the credential allows (``blob_get``).
 
 Checksums are Content-MD5 in hex. Blobs uploaded in blocks without one (large files
 written through a mount) have none, and are compared by size and time. Keys are named as

@@ -21,9 +21,11 @@ from tests.emulators.azurite import DEV_ACCOUNT, DEV_KEY, AzuriteServer
 from tests.emulators.proxy import FaultProxy
 
 NAMES = ["model/a b.bin", "model/ü+%#?.bin", "model/x~y.bin"]
+KEY = {"account_name": DEV_ACCOUNT, "account_key": DEV_KEY}
 
 
-def _container(azurite: AzuriteServer, proxy: FaultProxy, **options: Any) -> ContainerClient:
+def _container(azurite: AzuriteServer, proxy: FaultProxy) -> ContainerClient:
+    """A container of ``NAMES``, reached through ``proxy`` with the account key."""
     name = azurite.create_container()
     direct = azurite.service_client().get_container_client(name)
     for blob in NAMES:
@@ -31,8 +33,8 @@ def _container(azurite: AzuriteServer, proxy: FaultProxy, **options: Any) -> Con
     return ContainerClient(
         f"{proxy.url}/{DEV_ACCOUNT}",
         name,
+        credential=KEY,
         retry_policy=LinearRetry(backoff=0, random_jitter_range=0),
-        **options,
     )
 
 
@@ -57,8 +59,7 @@ def _gets(proxy: FaultProxy, container: ContainerClient, name: str) -> list[Any]
 def test_a_small_blob_is_one_get_with_a_read_only_sas_signed_with_the_key(
     azurite: AzuriteServer, azurite_proxy: FaultProxy, tmp_path: Path
 ) -> None:
-    key = {"account_name": DEV_ACCOUNT, "account_key": DEV_KEY}
-    container = _container(azurite, azurite_proxy, credential=key)
+    container = _container(azurite, azurite_proxy)
     store = BlobStore(container)
 
     for i, name in enumerate(NAMES):
@@ -109,8 +110,7 @@ def test_a_container_reached_with_a_sas_sends_that_sas(
 def test_a_get_that_fails_is_done_again_by_the_sdk(
     azurite: AzuriteServer, azurite_proxy: FaultProxy, tmp_path: Path, fault: dict[str, Any]
 ) -> None:
-    key = {"account_name": DEV_ACCOUNT, "account_key": DEV_KEY}
-    container = _container(azurite, azurite_proxy, credential=key)
+    container = _container(azurite, azurite_proxy)
     name = NAMES[0]
     azurite_proxy.plan.add(f"GET *{container.container_name}/model/a*", **fault)
 
@@ -127,8 +127,7 @@ def test_a_get_that_fails_is_done_again_by_the_sdk(
 def test_after_a_refusal_the_sdk_does_every_get_and_says_why(
     azurite: AzuriteServer, azurite_proxy: FaultProxy, tmp_path: Path
 ) -> None:
-    key = {"account_name": DEV_ACCOUNT, "account_key": DEV_KEY}
-    container = _container(azurite, azurite_proxy, credential=key)
+    container = _container(azurite, azurite_proxy)
     store = BlobStore(container)
     azurite_proxy.plan.add("GET *", "error", status=403, times=2)
 
@@ -168,8 +167,7 @@ def test_bytes_counted_before_a_drop_are_taken_back(
     name = azurite.create_container()
     data = os.urandom(2 * 1024 * 1024 + 100)  # two chunks and more: one is counted
     azurite.service_client().get_container_client(name).upload_blob("model/w.bin", data)
-    key = {"account_name": DEV_ACCOUNT, "account_key": DEV_KEY}
-    container = ContainerClient(f"{azurite_proxy.url}/{DEV_ACCOUNT}", name, credential=key)
+    container = ContainerClient(f"{azurite_proxy.url}/{DEV_ACCOUNT}", name, credential=KEY)
     azurite_proxy.plan.add("GET *", "short", after_bytes=1536 * 1024)
     counted: list[int] = []
 
