@@ -374,7 +374,9 @@ class AzureBackend(Backend):
             (p for p in places if artifact.path.startswith(p[2])), key=lambda p: len(p[2])
         )
         key = prefix + artifact.path[len(shown) :]
-        store.download(key, target, progress, label=artifact.path, size=artifact.size)
+        store.download(
+            key, target, progress, artifact.checksum, label=artifact.path, size=artifact.size
+        )
 
     def local_checksum(self, path: Path, artifact: Artifact) -> Optional[str]:
         return local_md5(path)

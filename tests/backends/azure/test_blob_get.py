@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -38,9 +38,9 @@ def _container(azurite: AzuriteServer, proxy: FaultProxy) -> ContainerClient:
     )
 
 
-def _pull(store: BlobStore, name: str, target: Path) -> list[int]:
+def _pull(store: BlobStore, name: str, target: Path, checksum: Optional[str] = None) -> list[int]:
     counted: list[int] = []
-    store.download(name, target, counted.append, size=3000 + len(name.encode()))
+    store.download(name, target, counted.append, checksum, size=3000 + len(name.encode()))
     return counted
 
 
@@ -64,7 +64,8 @@ def test_a_small_blob_is_one_get_with_a_read_only_sas_signed_with_the_key(
 
     for i, name in enumerate(NAMES):
         target = tmp_path / f"f{i}"
-        counted = _pull(store, name, target)
+        listed = hashlib.md5(_stored(azurite, container, name)).hexdigest()  # its Content-MD5
+        counted = _pull(store, name, target, listed)
         data = target.read_bytes()
         assert data == _stored(azurite, container, name)
         assert sum(counted) == len(data)
@@ -94,6 +95,7 @@ def test_a_container_reached_with_a_sas_sends_that_sas(
     BlobStore(container).download(NAMES[0], tmp_path / "w", lambda n: None, size=7)
 
     assert (tmp_path / "w").read_bytes() == b"weights"
+    assert take_digest(tmp_path / "w") is None  # no listed MD5: no digest kept for a check
     (get,) = _gets(azurite_proxy, container, NAMES[0])
     assert urlsplit(get.path).query == sas
 
